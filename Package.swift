@@ -1,0 +1,71 @@
+// swift-tools-version: 6.1
+//
+// Layers, each importing only those below it (see README, "Where the spec lives"):
+//   face    OutboundEvents (the @c @implementation functions of include/outbound_events.h)
+//   agent   OutboundEventsAgent (queue, recipients, delivery thread, status, logging)
+//   edges   HTTPDelivery (libcurl), TLSMaterial (OpenSSL), Journal (libsystemd)
+//   core    OutboundEventsCore (pure Swift: settings, profile, ring queue, scheduling, encoding)
+import PackageDescription
+
+let root = Context.packageDirectory
+
+let package = Package(
+    name: "outbound-events",
+    products: [
+        // liboutbound-events.so: the C ABI, the Swift runtime linked in statically, only oe_* exported.
+        .library(name: "outbound-events", type: .dynamic, targets: ["OutboundEventsLibrary"]),
+        .executable(name: "outbound-events-tool", targets: ["OutboundEventsTool"]),
+    ],
+    targets: [
+        // The public header, as a C module Swift can import; its one source compiles the header as C11.
+        .target(
+            name: "COutboundEvents",
+            path: ".",
+            sources: ["Sources/COutboundEvents/header_check.c"],
+            publicHeadersPath: "include",
+            cSettings: [.unsafeFlags(["-std=c11", "-Wall", "-Wextra", "-Werror"])]
+        ),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // Swift-friendly signatures for the C calls Swift cannot make directly (variadic, macros).
+        .target(name: "CShims", dependencies: ["CCurl", "COpenSSL"]),
+
+        .target(name: "OutboundEventsCore"),
+
+        .target(name: "HTTPDelivery", dependencies: ["OutboundEventsCore", "CCurl", "CShims"]),
+        .target(name: "TLSMaterial", dependencies: ["OutboundEventsCore", "COpenSSL", "CShims"]),
+        .target(name: "Journal", dependencies: ["OutboundEventsCore", "CSystemd"]),
+
+        .target(
+            name: "OutboundEventsAgent",
+            dependencies: ["OutboundEventsCore", "HTTPDelivery", "TLSMaterial", "Journal"]
+        ),
+        .target(name: "OutboundEvents", dependencies: ["COutboundEvents", "OutboundEventsAgent"]),
+        // Only the shipped library links with these flags; tests link OutboundEvents directly.
+        .target(
+            name: "OutboundEventsLibrary",
+            dependencies: ["OutboundEvents"],
+            exclude: ["exports.map"],
+            linkerSettings: [.unsafeFlags([
+                "-static-stdlib",
+                "-Xlinker", "--version-script=\(root)/Sources/OutboundEventsLibrary/exports.map",
+                "-Xlinker", "-soname=liboutbound-events.so.1",
+                "-Xlinker", "-z", "-Xlinker", "relro", "-Xlinker", "-z", "-Xlinker", "now",
+            ])]
+        ),
+        .executableTarget(
+            name: "OutboundEventsTool",
+            dependencies: ["OutboundEventsAgent"],
+            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+        ),
+
+        .testTarget(name: "OutboundEventsCoreTests", dependencies: ["OutboundEventsCore"]),
+        .testTarget(
+            name: "OutboundEventsTests",
+            dependencies: ["OutboundEvents", "OutboundEventsAgent", "COutboundEvents"],
+            exclude: ["Support"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

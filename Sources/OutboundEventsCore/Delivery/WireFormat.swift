@@ -1,0 +1,127 @@
+/// What goes on the wire for one event (SPEC section 1): the form-encoded body, its id and the
+/// Standard Webhooks signing input. Writes into caller-owned buffers that are reused from one
+/// delivery to the next, so steady-state delivery allocates nothing for the body.
+public struct WireFormat: Sendable {
+    /// The profile's schema version, sent as `version`.
+    public let version: [UInt8]
+    public let applianceID: [UInt8]
+    /// First half of every event id: random per queue, kept in the spool, so ids never repeat
+    /// across restarts while an event keeps its id on every attempt.
+    public let instance: UInt64
+
+    public init(version: String, applianceID: String, instance: UInt64) {
+        self.version = Array(version.utf8)
+        self.applianceID = Array(applianceID.utf8)
+        self.instance = instance
+    }
+
+    /// `evt_` and 32 hex digits: the instance, then the event's sequence number.
+    public func eventID(seq: UInt64) -> String {
+        "evt_" + Self.hex16(instance) + Self.hex16(seq)
+    }
+
+    /// Replaces `body` with the event's form: standard variables, the event's own variables in
+    /// the firmware's order, then `custom_<name>` fields when `customFields` is on.
+    public func body(of event: EventView, customFields: Bool, into body: inout [UInt8]) {
+        body.removeAll(keepingCapacity: true)
+        appendPair("event", event.name, to: &body)
+        version.withUnsafeBytes { appendPair("version", $0, to: &body) }
+        var digits = (UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0),
+                      UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0),
+                      UInt8(0), UInt8(0), UInt8(0), UInt8(0))
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            let count = Self.decimal(event.timestamp, into: buffer)
+            appendPair("timestamp", UnsafeRawBufferPointer(rebasing: buffer[0..<count]), to: &body)
+        }
+        applianceID.withUnsafeBytes { appendPair("appliance_id", $0, to: &body) }
+        event.forEachField { custom, key, value in
+            if custom {
+                guard customFields else { return }
+                body.append(UInt8(ascii: "&"))
+                Self.appendLiteral("custom_", to: &body)
+                Self.appendEncoded(key, to: &body)
+                body.append(UInt8(ascii: "="))
+                Self.appendEncoded(value, to: &body)
+            } else {
+                appendPair(key, value, to: &body)
+            }
+        }
+    }
+
+    func appendPair(_ key: StaticString, _ value: UnsafeRawBufferPointer, to body: inout [UInt8]) {
+        if !body.isEmpty { body.append(UInt8(ascii: "&")) }
+        Self.appendLiteral(key, to: &body)
+        body.append(UInt8(ascii: "="))
+        Self.appendEncoded(value, to: &body)
+    }
+
+    func appendPair(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, to body: inout [UInt8]) {
+        body.append(UInt8(ascii: "&"))
+        Self.appendEncoded(key, to: &body)
+        body.append(UInt8(ascii: "="))
+        Self.appendEncoded(value, to: &body)
+    }
+
+    static func appendLiteral(_ text: StaticString, to body: inout [UInt8]) {
+        body.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
+
+    /// application/x-www-form-urlencoded as the WHATWG URL standard serializes it: letters,
+    /// digits and `*-._` stay, a space becomes `+`, every other byte is `%XX`.
+    public static func appendEncoded(_ bytes: UnsafeRawBufferPointer, to body: inout [UInt8]) {
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "*"), UInt8(ascii: "-"),
+                 UInt8(ascii: "."), UInt8(ascii: "_"):
+                body.append(byte)
+            case UInt8(ascii: " "):
+                body.append(UInt8(ascii: "+"))
+            default:
+                body.append(UInt8(ascii: "%"))
+                body.append(hexDigits[Int(byte >> 4)])
+                body.append(hexDigits[Int(byte & 15)])
+            }
+        }
+    }
+
+    public static func formEncode(_ text: String) -> String {
+        var out: [UInt8] = []
+        Array(text.utf8).withUnsafeBytes { appendEncoded($0, to: &out) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Standard Webhooks: the HMAC input is `<id>.<timestamp>.<body>`.
+    public static func signingInput(id: String, timestamp: Int64, body: [UInt8], into input: inout [UInt8]) {
+        input.removeAll(keepingCapacity: true)
+        input.append(contentsOf: id.utf8)
+        input.append(UInt8(ascii: "."))
+        input.append(contentsOf: String(timestamp).utf8)
+        input.append(UInt8(ascii: "."))
+        input.append(contentsOf: body)
+    }
+
+    /// Writes `value` in decimal into `buffer` (at least 20 bytes); returns the digit count.
+    static func decimal(_ value: Int64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        var magnitude = value.magnitude
+        var count = 0
+        repeat {
+            buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            magnitude /= 10
+            count += 1
+        } while magnitude > 0
+        if value < 0 { buffer[count] = UInt8(ascii: "-"); count += 1 }
+        var low = 0, high = count - 1
+        while low < high { buffer.swapAt(low, high); low += 1; high -= 1 }
+        return count
+    }
+
+    static func hex16(_ value: UInt64) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8](repeating: 0, count: 16)
+        for i in 0..<16 { out[15 - i] = digits[Int((value >> (UInt64(i) * 4)) & 15)] }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,300 @@
+/// The bounded queue: one ring of bytes of a fixed capacity holding every queued event once,
+/// whatever the number of recipients that want it, and one cursor per recipient slot.
+///
+/// A record carries a bit mask of the slots that wanted it when it was emitted. A slot's cursor
+/// points at the oldest record it still has to deliver (its head of line) or is caught up.
+/// Space is reclaimed from the ring's tail as soon as no active slot needs the oldest record.
+/// When an event does not fit, the overflow policy either evicts the oldest records (counting
+/// the loss for each slot that still needed them) or refuses the new one.
+///
+/// Not thread-safe: the agent calls it with its lock held. The memory is the caller's (heap for
+/// a memory-only queue, a mapped file for a spool), so the queue itself performs no I/O.
+public final class EventQueue {
+    public static let maxSlots = 64
+
+    public struct Slot {
+        public internal(set) var active = false
+        /// Sequence number and ring offset of the head-of-line record; offset -1: caught up.
+        var cursorSeq: UInt64 = 0
+        var cursorOffset = -1
+        public internal(set) var queued = 0
+        public internal(set) var droppedOverflow: UInt64 = 0
+        var inFlightSeq: UInt64?
+        var inFlightEvicted = false
+
+        public var hasPending: Bool { cursorOffset >= 0 || inFlightSeq != nil }
+        public var headSeq: UInt64? { cursorOffset >= 0 ? cursorSeq : nil }
+    }
+
+    public enum AppendResult: Equatable {
+        case queued(seq: UInt64)
+        /// Refused: the queue is full and the policy is `reject`.
+        case full
+    }
+
+    /// How an in-flight delivery ended, as far as the queue is concerned.
+    public enum Outcome { case delivered, failed, expired }
+
+    /// What became of the in-flight record when its delivery finished.
+    public enum Finish: Equatable {
+        /// The record left the slot's queue (delivered or expired).
+        case removed
+        /// The record stays at the head of line, to be retried.
+        case retained
+        /// The ring evicted the record while it was in flight; the slot moved on already. A
+        /// failed delivery of it is counted as an overflow drop.
+        case evicted
+    }
+
+    let base: UnsafeMutableRawPointer
+    /// Bytes usable for records: the capacity rounded down to the record alignment.
+    public let usable: Int
+    public let checksummed: Bool
+    public var policy: OverflowPolicy
+    public private(set) var slots = Array(repeating: Slot(), count: EventQueue.maxSlots)
+    public private(set) var activeMask: UInt64 = 0
+
+    var tail = 0
+    var head = 0
+    public private(set) var count = 0
+    public private(set) var nextSeq: UInt64
+    /// Events evicted or refused for lack of room, each counted once.
+    public private(set) var droppedOverflow: UInt64 = 0
+
+    public init(memory: UnsafeMutableRawBufferPointer, policy: OverflowPolicy, checksummed: Bool,
+                firstSeq: UInt64 = 1) {
+        base = memory.baseAddress!
+        usable = memory.count & ~7
+        self.policy = policy
+        self.checksummed = checksummed
+        nextSeq = firstSeq
+    }
+
+    /// The largest record the queue takes: min(64 KiB, capacity / 4) (SPEC section 3).
+    public static func maximumEventSize(capacity: Int) -> Int {
+        min(EventRecord.maximumSize, capacity / 4)
+    }
+
+    public var usedBytes: Int {
+        if count == 0 { return 0 }
+        return head > tail ? head - tail : usable - tail + head
+    }
+
+    // MARK: Slots
+
+    /// Starts a slot caught up: it sees only events appended from now on.
+    public func activate(_ slot: Int, keepCounters: Bool = false) {
+        let dropped = keepCounters ? slots[slot].droppedOverflow : 0
+        slots[slot] = Slot()
+        slots[slot].active = true
+        slots[slot].droppedOverflow = dropped
+        activeMask |= 1 << UInt64(slot)
+    }
+
+    /// Stops a slot and discards its pending events; returns how many.
+    @discardableResult
+    public func deactivate(_ slot: Int) -> Int {
+        let discarded = slots[slot].queued
+        let dropped = slots[slot].droppedOverflow
+        slots[slot] = Slot()
+        slots[slot].droppedOverflow = dropped
+        activeMask &= ~(1 << UInt64(slot))
+        reclaim()
+        return discarded
+    }
+
+    // MARK: Appending
+
+    /// Stores an event for the slots in `mask` (inactive slots are ignored). `size` is from
+    /// `EventRecord.size` and must not exceed `maximumEventSize`. `mask` must not be empty.
+    public func append<V: FieldSource, C: FieldSource>(
+        size: Int, mask: UInt64, timestamp: Int64, name: UnsafeRawBufferPointer,
+        variables: V, customFields: C
+    ) -> AppendResult {
+        let wanted = mask & activeMask
+        let stride = EventRecord.aligned(size)
+        var offset = reserve(stride)
+        while offset == nil {
+            guard policy == .dropOldest, count > 0 else {
+                droppedOverflow += 1
+                forEachSlot(in: wanted) { slots[$0].droppedOverflow += 1 }
+                return .full
+            }
+            evictOldest()
+            offset = reserve(stride)
+        }
+        let at = offset!
+        if at == 0 && count > 0 && head < usable {
+            base.storeBytes(of: EventRecord.wrapMarker, toByteOffset: head, as: UInt32.self)
+        }
+        let seq = nextSeq
+        EventRecord.write(at: base + at, size: size, seq: seq, mask: wanted, timestamp: timestamp,
+                          name: name, variables: variables, customFields: customFields,
+                          checksum: checksummed)
+        if count == 0 { tail = at }
+        nextSeq += 1
+        head = at + stride
+        count += 1
+        forEachSlot(in: wanted) { slot in
+            slots[slot].queued += 1
+            if slots[slot].cursorOffset < 0 {
+                slots[slot].cursorSeq = seq
+                slots[slot].cursorOffset = at
+            }
+        }
+        return .queued(seq: seq)
+    }
+
+    /// Where a record of `stride` bytes fits, or nil.
+    func reserve(_ stride: Int) -> Int? {
+        if count == 0 {
+            tail = 0
+            head = 0
+            return stride <= usable ? 0 : nil
+        }
+        if head > tail {
+            if stride <= usable - head { return head }
+            return stride <= tail ? 0 : nil
+        }
+        if head < tail { return stride <= tail - head ? head : nil }
+        return nil
+    }
+
+    func evictOldest() {
+        let view = record(at: tail)
+        let seq = view.seq
+        var lostBySomeone = false
+        forEachSlot(in: view.mask & activeMask) { slot in
+            guard slots[slot].cursorOffset >= 0, slots[slot].cursorSeq == seq else { return }
+            lostBySomeone = true
+            slots[slot].queued -= 1
+            if slots[slot].inFlightSeq == seq {
+                slots[slot].inFlightEvicted = true
+            } else {
+                slots[slot].droppedOverflow += 1
+            }
+            advance(slot)
+        }
+        if lostBySomeone { droppedOverflow += 1 }
+        popTail()
+    }
+
+    func popTail() {
+        if count == 1 {
+            count = 0
+            tail = 0
+            head = 0
+            return
+        }
+        let view = record(at: tail)
+        tail = following(offset: tail, seq: view.seq, length: view.length)!
+        count -= 1
+    }
+
+    // MARK: Delivering
+
+    /// The slot's head-of-line event, marked in flight. Nil when the slot has nothing pending.
+    public func beginDelivery(_ slot: Int) -> EventView? {
+        guard slots[slot].cursorOffset >= 0 else { return nil }
+        slots[slot].inFlightSeq = slots[slot].cursorSeq
+        slots[slot].inFlightEvicted = false
+        return record(at: slots[slot].cursorOffset)
+    }
+
+    public func isInFlight(_ slot: Int) -> Bool { slots[slot].inFlightSeq != nil }
+
+    /// Ends the slot's in-flight delivery.
+    @discardableResult
+    public func finishDelivery(_ slot: Int, _ outcome: Outcome) -> Finish {
+        guard slots[slot].inFlightSeq != nil else { return .retained }
+        slots[slot].inFlightSeq = nil
+        if slots[slot].inFlightEvicted {
+            slots[slot].inFlightEvicted = false
+            if outcome != .delivered {
+                slots[slot].droppedOverflow += 1
+            }
+            return .evicted
+        }
+        guard outcome != .failed else { return .retained }
+        slots[slot].queued -= 1
+        advance(slot)
+        reclaim()
+        return .removed
+    }
+
+    /// Forgets an in-flight delivery without a result (the transfer was cancelled): the event
+    /// stays at the head of line.
+    public func cancelDelivery(_ slot: Int) {
+        if slots[slot].inFlightEvicted { slots[slot].droppedOverflow += 1 }
+        slots[slot].inFlightSeq = nil
+        slots[slot].inFlightEvicted = false
+    }
+
+    // MARK: Walking the ring
+
+    public func record(at offset: Int) -> EventView {
+        let length = Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+        return EventView(UnsafeRawBufferPointer(start: base + offset, count: length))
+    }
+
+    /// The offset of the record after the one at `offset`, or nil if it was the newest.
+    func following(offset: Int, seq: UInt64, length: Int) -> Int? {
+        guard seq &+ 1 != nextSeq else { return nil }
+        let next = offset + EventRecord.aligned(length)
+        if next >= usable { return 0 }
+        let marker = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: next, as: UInt32.self))
+        return marker == EventRecord.wrapMarker ? 0 : next
+    }
+
+    /// Moves the slot's cursor to its next wanted record, or marks it caught up.
+    func advance(_ slot: Int) {
+        let bit: UInt64 = 1 << UInt64(slot)
+        var offset = slots[slot].cursorOffset
+        var view = record(at: offset)
+        while let next = following(offset: offset, seq: view.seq, length: view.length) {
+            offset = next
+            view = record(at: offset)
+            if view.mask & bit != 0 {
+                slots[slot].cursorSeq = view.seq
+                slots[slot].cursorOffset = offset
+                return
+            }
+        }
+        slots[slot].cursorOffset = -1
+    }
+
+    /// Frees records at the tail that no active slot still needs.
+    func reclaim() {
+        while count > 0 {
+            let view = record(at: tail)
+            let seq = view.seq
+            var needed = false
+            forEachSlot(in: view.mask & activeMask) { slot in
+                if slots[slot].cursorOffset >= 0 && slots[slot].cursorSeq <= seq { needed = true }
+            }
+            if needed { return }
+            popTail()
+        }
+    }
+
+    /// Calls `body` with every slot number whose bit is set in `mask`, lowest first.
+    func forEachSlot(in mask: UInt64, _ body: (Int) -> Void) {
+        var remaining = mask
+        while remaining != 0 {
+            body(remaining.trailingZeroBitCount)
+            remaining &= remaining - 1
+        }
+    }
+
+    /// Every record in the ring, oldest first, for diagnostics and tests.
+    public func forEachRecord(_ body: (Int, EventView) -> Void) {
+        guard count > 0 else { return }
+        var offset = tail
+        while true {
+            let view = record(at: offset)
+            body(offset, view)
+            guard let next = following(offset: offset, seq: view.seq, length: view.length) else { return }
+            offset = next
+        }
+    }
+}

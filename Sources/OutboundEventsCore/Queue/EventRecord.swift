@@ -1,0 +1,171 @@
+/// Where an event's key/value pairs come from when it is stored. The C face reads them straight
+/// from the caller's `oe_kv` array, so storing an event makes no intermediate copy.
+public protocol FieldSource {
+    var count: Int { get }
+    func key(_ index: Int) -> UnsafeRawBufferPointer
+    func value(_ index: Int) -> UnsafeRawBufferPointer
+}
+
+/// A field source of Swift strings, for tests and for the tool. Holds its bytes in one buffer of
+/// its own, so the pointers it hands out stay valid for as long as it lives.
+public final class StringFields: FieldSource {
+    let buffer: UnsafeMutableRawBufferPointer
+    let ranges: [(key: Range<Int>, value: Range<Int>)]
+
+    public init(_ pairs: [(String, String)]) {
+        let total = pairs.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 8)
+        var offset = 0
+        var ranges: [(key: Range<Int>, value: Range<Int>)] = []
+        func copy(_ text: String) -> Range<Int> {
+            let start = offset
+            for byte in text.utf8 { buffer[offset] = byte; offset += 1 }
+            return start..<offset
+        }
+        self.buffer = buffer
+        for (key, value) in pairs { ranges.append((copy(key), copy(value))) }
+        self.ranges = ranges
+    }
+
+    deinit { buffer.deallocate() }
+
+    public var count: Int { ranges.count }
+    public func key(_ index: Int) -> UnsafeRawBufferPointer { slice(ranges[index].key) }
+    public func value(_ index: Int) -> UnsafeRawBufferPointer { slice(ranges[index].value) }
+    func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[range])
+    }
+}
+
+/// The byte layout of one stored event. Little-endian, 8-byte aligned:
+///
+///     0  u32 length of the record (header and fields, before padding); 0xFFFFFFFF: wrap marker
+///     4  u32 CRC-32C of bytes 8..<length, 0 when the queue is not checksummed
+///     8  u64 sequence number (the event id's second half)
+///    16  u64 recipients that wanted the event when it was emitted, one bit per slot
+///    24  i64 time the event occurred, Unix seconds
+///    32  u16 event name length, u16 variable count, u16 custom field count, u16 zero
+///    40  event name, then per variable and custom field: u16 key length, u16 value length,
+///        key bytes, value bytes
+public enum EventRecord {
+    public static let headerSize = 40
+    public static let wrapMarker = UInt32.max
+    /// Per-field lengths are u16 and a record is at most 64 KiB, so no field can overflow.
+    public static let maximumSize = 65536
+
+    public static func aligned(_ size: Int) -> Int { (size + 7) & ~7 }
+
+    /// Bytes the event takes in the queue, before alignment, or nil when over 64 KiB.
+    public static func size<V: FieldSource, C: FieldSource>(nameLength: Int, variables: V,
+                                                           customFields: C) -> Int? {
+        var total = headerSize + nameLength
+        guard variables.count <= Int(UInt16.max), customFields.count <= Int(UInt16.max) else { return nil }
+        for i in 0..<variables.count {
+            total += 4 + variables.key(i).count + variables.value(i).count
+            if total > maximumSize { return nil }
+        }
+        for i in 0..<customFields.count {
+            total += 4 + customFields.key(i).count + customFields.value(i).count
+            if total > maximumSize { return nil }
+        }
+        return total <= maximumSize ? total : nil
+    }
+
+    /// Writes the event at `at`; `size` is what `size(...)` returned.
+    static func write<V: FieldSource, C: FieldSource>(
+        at: UnsafeMutableRawPointer, size: Int, seq: UInt64, mask: UInt64, timestamp: Int64,
+        name: UnsafeRawBufferPointer, variables: V, customFields: C, checksum: Bool
+    ) {
+        at.storeBytes(of: UInt32(size).littleEndian, toByteOffset: 0, as: UInt32.self)
+        at.storeBytes(of: seq.littleEndian, toByteOffset: 8, as: UInt64.self)
+        at.storeBytes(of: mask.littleEndian, toByteOffset: 16, as: UInt64.self)
+        at.storeBytes(of: timestamp.littleEndian, toByteOffset: 24, as: Int64.self)
+        at.storeBytes(of: UInt16(name.count).littleEndian, toByteOffset: 32, as: UInt16.self)
+        at.storeBytes(of: UInt16(variables.count).littleEndian, toByteOffset: 34, as: UInt16.self)
+        at.storeBytes(of: UInt16(customFields.count).littleEndian, toByteOffset: 36, as: UInt16.self)
+        at.storeBytes(of: UInt16(0), toByteOffset: 38, as: UInt16.self)
+        var offset = headerSize
+        func put(_ bytes: UnsafeRawBufferPointer) {
+            if let base = bytes.baseAddress, bytes.count > 0 {
+                (at + offset).copyMemory(from: base, byteCount: bytes.count)
+            }
+            offset += bytes.count
+        }
+        func putPair(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+            at.storeBytes(of: UInt16(key.count).littleEndian, toByteOffset: offset, as: UInt16.self)
+            at.storeBytes(of: UInt16(value.count).littleEndian, toByteOffset: offset + 2, as: UInt16.self)
+            offset += 4
+            put(key)
+            put(value)
+        }
+        put(name)
+        for i in 0..<variables.count { putPair(variables.key(i), variables.value(i)) }
+        for i in 0..<customFields.count { putPair(customFields.key(i), customFields.value(i)) }
+        let crc = checksum ? CRC32C.checksum(UnsafeRawBufferPointer(start: at + 8, count: size - 8)) : 0
+        at.storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self)
+    }
+}
+
+/// A stored event, read in place. Valid only while the queue's lock is held and the record is
+/// in the queue; copy out what must outlive that.
+public struct EventView {
+    public let bytes: UnsafeRawBufferPointer
+
+    public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    func u16(_ offset: Int) -> Int { Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self))) }
+
+    public var length: Int { Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self))) }
+    public var storedChecksum: UInt32 { UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) }
+    public var seq: UInt64 { UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+    public var mask: UInt64 { UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)) }
+    public var timestamp: Int64 { Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 24, as: Int64.self)) }
+    public var variableCount: Int { u16(34) }
+    public var customFieldCount: Int { u16(36) }
+
+    public var name: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: bytes[EventRecord.headerSize..<(EventRecord.headerSize + u16(32))])
+    }
+
+    public var nameString: String { String(decoding: name, as: UTF8.self) }
+
+    /// Calls `body` with each variable, then (with `custom` true) each custom field, in order.
+    public func forEachField(_ body: (_ custom: Bool, _ key: UnsafeRawBufferPointer,
+                                      _ value: UnsafeRawBufferPointer) -> Void) {
+        var offset = EventRecord.headerSize + u16(32)
+        let variables = variableCount
+        for i in 0..<(variables + customFieldCount) {
+            let keyLength = u16(offset), valueLength = u16(offset + 2)
+            let keyStart = offset + 4, valueStart = keyStart + keyLength
+            body(i >= variables,
+                 UnsafeRawBufferPointer(rebasing: bytes[keyStart..<valueStart]),
+                 UnsafeRawBufferPointer(rebasing: bytes[valueStart..<(valueStart + valueLength)]))
+            offset = valueStart + valueLength
+        }
+    }
+
+    /// The value of the first variable called `key` (exact bytes), if present.
+    public func variable(_ key: String) -> UnsafeRawBufferPointer? {
+        var found: UnsafeRawBufferPointer?
+        let wanted = Array(key.utf8)
+        forEachField { custom, k, v in
+            if found == nil, !custom, k.elementsEqual(wanted) { found = v }
+        }
+        return found
+    }
+
+    /// Whether the record's fields are consistent with its length: used on recovery, where a
+    /// record whose checksum matches is still never trusted blindly.
+    public var isWellFormed: Bool {
+        let total = length
+        guard total >= EventRecord.headerSize, total <= bytes.count else { return false }
+        var offset = EventRecord.headerSize + u16(32)
+        guard offset <= total else { return false }
+        for _ in 0..<(variableCount + customFieldCount) {
+            guard offset + 4 <= total else { return false }
+            offset += 4 + u16(offset) + u16(offset + 2)
+            guard offset <= total else { return false }
+        }
+        return offset == total
+    }
+}

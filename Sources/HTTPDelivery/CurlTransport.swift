@@ -25,17 +25,16 @@ public final class CurlTransport: HTTPTransport {
     }
 
     deinit {
-        for slot in transfers.indices { release(slot) }
+        for slot in transfers.indices { release(slot: slot) }
         curl_multi_cleanup(multi)
     }
 
     public func configure(slot: Int, target: HTTPTarget) {
-        release(slot)
+        release(slot: slot)
         transfers[slot] = Transfer(slot: slot, target: target)
     }
 
-    /// Forgets a slot entirely (its recipient was removed).
-    public func release(_ slot: Int) {
+    public func release(slot: Int) {
         cancel(slot: slot)
         transfers[slot] = nil
     }

@@ -1,1 +1,205 @@
 import COutboundEvents
+import Glibc
+import OutboundEventsAgent
+import OutboundEventsCore
+
+// The C ABI of include/outbound_events.h. Each function is declared by the header and
+// implemented here with @c @implementation, so the compiler checks every signature against it.
+// This layer only checks arguments, converts C strings and oe_kv arrays, and maps results to
+// codes; the agent does the work.
+
+/// The version string, made once from the header's macro so the two can never differ.
+nonisolated(unsafe) let versionCString: UnsafePointer<CChar> = UnsafePointer(strdup(OE_VERSION_STRING)!)
+
+let agentEnvironment = AgentEnvironment(version: OE_VERSION_STRING)
+
+@c @implementation
+public func oe_version() -> UnsafePointer<CChar>? {
+    versionCString
+}
+
+@c @implementation
+public func oe_strerror(_ result: Int32) -> UnsafePointer<CChar>? {
+    let text: StaticString = switch ResultCode(rawValue: result) {
+    case .ok: "success"
+    case .invalid: "invalid argument or setting"
+    case .exists: "a recipient of the other kind has that name"
+    case .notFound: "no such recipient"
+    case .queueFull: "queue full"
+    case .tooBig: "event too large for the queue"
+    case .tls: "CA certificate refused"
+    case .io: "file error"
+    case .timedOut: "timed out"
+    case .state: "not possible in the agent's current state"
+    case .noMemory: "out of memory"
+    case nil: "unknown result code"
+    }
+    return UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+@c @implementation
+public func oe_agent_new(_ settings: UnsafePointer<oe_kv>?, _ count: Int, _ err: UnsafeMutablePointer<CChar>?,
+                         _ errSize: Int) -> OpaquePointer? {
+    do throws(ConfigError) {
+        let pairs = try settingPairs(settings, count)
+        let agent = try Agent(settings: pairs, environment: agentEnvironment)
+        writeError(err, errSize, "")
+        return OpaquePointer(Unmanaged.passRetained(agent).toOpaque())
+    } catch {
+        writeError(err, errSize, error.message)
+        return nil
+    }
+}
+
+@c @implementation
+public func oe_agent_configure(_ agent: OpaquePointer?, _ settings: UnsafePointer<oe_kv>?, _ count: Int,
+                               _ err: UnsafeMutablePointer<CChar>?, _ errSize: Int) -> Int32 {
+    report(err, errSize) { () throws(ConfigError) in
+        try unwrap(agent).configure(try settingPairs(settings, count))
+    }
+}
+
+@c @implementation
+public func oe_agent_put_http_recipient(_ agent: OpaquePointer?, _ name: UnsafePointer<CChar>?,
+                                        _ settings: UnsafePointer<oe_kv>?, _ count: Int,
+                                        _ err: UnsafeMutablePointer<CChar>?, _ errSize: Int) -> Int32 {
+    report(err, errSize) { () throws(ConfigError) in
+        try unwrap(agent).putHTTPRecipient(try string(name, "name"), try settingPairs(settings, count))
+    }
+}
+
+@c @implementation
+public func oe_agent_put_email_recipient(_ agent: OpaquePointer?, _ name: UnsafePointer<CChar>?,
+                                         _ settings: UnsafePointer<oe_kv>?, _ count: Int,
+                                         _ err: UnsafeMutablePointer<CChar>?, _ errSize: Int) -> Int32 {
+    report(err, errSize) { () throws(ConfigError) in
+        try unwrap(agent).putEmailRecipient(try string(name, "name"), try settingPairs(settings, count))
+    }
+}
+
+@c @implementation
+public func oe_agent_remove_recipient(_ agent: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> Int32 {
+    guard let agent, let name, let text = String(validatingCString: name) else { return ResultCode.invalid.rawValue }
+    return instance(agent).removeRecipient(text).rawValue
+}
+
+@c @implementation
+public func oe_emit(_ agent: OpaquePointer?, _ event: UnsafePointer<CChar>?, _ variables: UnsafePointer<oe_kv>?,
+                    _ count: Int, _ customFields: UnsafePointer<oe_kv>?, _ customCount: Int) -> Int32 {
+    guard let agent, let event,
+          let variableFields = CFields(variables, count), let customFieldList = CFields(customFields, customCount)
+    else { return ResultCode.invalid.rawValue }
+    let name = UnsafeRawBufferPointer(start: event, count: strlen(event))
+    return instance(agent).emit(name: name, variables: variableFields, customFields: customFieldList).0.rawValue
+}
+
+@c @implementation
+public func oe_agent_flush(_ agent: OpaquePointer?, _ timeoutMs: Int32) -> Int32 {
+    guard let agent, timeoutMs >= 0 else { return ResultCode.invalid.rawValue }
+    return instance(agent).flush(timeout: Millis(timeoutMs)).rawValue
+}
+
+@c @implementation
+public func oe_agent_status_json(_ agent: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int {
+    guard let agent, buffer != nil || size == 0 else { return Int(ResultCode.invalid.rawValue) }
+    let json = instance(agent).status()
+    let bytes = json.utf8.count
+    if let buffer, size > 0 {
+        let copied = min(bytes, size - 1)
+        json.utf8CString.withUnsafeBufferPointer { source in
+            buffer.update(from: source.baseAddress!, count: copied)
+        }
+        buffer[copied] = 0
+    }
+    return bytes
+}
+
+@c @implementation
+public func oe_agent_close(_ agent: OpaquePointer?) {
+    guard let agent else { return }
+    let unmanaged = Unmanaged<Agent>.fromOpaque(UnsafeRawPointer(agent))
+    unmanaged.takeUnretainedValue().close()
+    unmanaged.release()
+}
+
+// MARK: Conversions
+
+func instance(_ agent: OpaquePointer) -> Agent {
+    Unmanaged<Agent>.fromOpaque(UnsafeRawPointer(agent)).takeUnretainedValue()
+}
+
+func unwrap(_ agent: OpaquePointer?) throws(ConfigError) -> Agent {
+    guard let agent else { throw ConfigError(.invalid, "agent: NULL") }
+    return instance(agent)
+}
+
+func string(_ pointer: UnsafePointer<CChar>?, _ what: String) throws(ConfigError) -> String {
+    guard let pointer else { throw ConfigError(.invalid, "\(what): NULL") }
+    guard let text = String(validatingCString: pointer) else { throw ConfigError(.invalid, "\(what): not valid UTF-8") }
+    return text
+}
+
+/// An oe_kv array as Swift pairs; NULL keys and values, and bytes that are not UTF-8, are
+/// refused with the position or key named.
+func settingPairs(_ settings: UnsafePointer<oe_kv>?, _ count: Int) throws(ConfigError) -> [(key: String, value: String)] {
+    guard count > 0 else { return [] }
+    guard let settings else { throw ConfigError(.invalid, "settings: NULL with a count of \(count)") }
+    var pairs: [(key: String, value: String)] = []
+    pairs.reserveCapacity(count)
+    for i in 0..<count {
+        let key = try string(settings[i].key, "setting \(i) key")
+        let value = try string(settings[i].value, key)
+        pairs.append((key, value))
+    }
+    return pairs
+}
+
+/// Runs a call that may throw a ConfigError: OE_OK and an empty err, or the code and reason.
+func report(_ err: UnsafeMutablePointer<CChar>?, _ errSize: Int, _ body: () throws(ConfigError) -> Void) -> Int32 {
+    do throws(ConfigError) {
+        try body()
+        writeError(err, errSize, "")
+        return ResultCode.ok.rawValue
+    } catch {
+        writeError(err, errSize, error.message)
+        return error.code.rawValue
+    }
+}
+
+/// Writes a NUL-terminated message of at most errSize bytes, never splitting a UTF-8 character.
+func writeError(_ err: UnsafeMutablePointer<CChar>?, _ errSize: Int, _ message: String) {
+    guard let err, errSize > 0 else { return }
+    var bytes = Array(message.utf8.prefix(errSize - 1))
+    if bytes.count < message.utf8.count {
+        while let last = bytes.last, last & 0xC0 == 0x80 { bytes.removeLast() }
+        if let last = bytes.last, last >= 0xC0 { bytes.removeLast() }
+    }
+    bytes.withUnsafeBytes { source in
+        UnsafeMutableRawPointer(err).copyMemory(from: source.baseAddress ?? UnsafeRawPointer(err), byteCount: source.count)
+    }
+    err[bytes.count] = 0
+}
+
+/// An oe_kv array read in place by the queue: no copy until the event is stored.
+struct CFields: FieldSource {
+    let pairs: UnsafePointer<oe_kv>?
+    let count: Int
+
+    /// Nil when the array is NULL with a count, or holds a NULL key or value.
+    init?(_ pairs: UnsafePointer<oe_kv>?, _ count: Int) {
+        guard count >= 0, count == 0 || pairs != nil else { return nil }
+        for i in 0..<count where pairs![i].key == nil || pairs![i].value == nil { return nil }
+        self.pairs = pairs
+        self.count = count
+    }
+
+    func key(_ index: Int) -> UnsafeRawBufferPointer {
+        let key = pairs![index].key!
+        return UnsafeRawBufferPointer(start: key, count: strlen(key))
+    }
+
+    func value(_ index: Int) -> UnsafeRawBufferPointer {
+        let value = pairs![index].value!
+        return UnsafeRawBufferPointer(start: value, count: strlen(value))
+    }
+}

@@ -1,1 +1,448 @@
+import Glibc
+import HTTPDelivery
+import Journal
+import OutboundEventsCore
+import Synchronization
+import TLSMaterial
 
+/// What an agent is built with besides its settings. Tests inject a manual clock, a fake
+/// transport and a capturing log, and drive the delivery loop by hand.
+public struct AgentEnvironment: Sendable {
+    /// The library's version, for `User-Agent` and the status document.
+    public var version: String
+    public var clock: AgentClock = SystemClock()
+    /// Makes the transport; nil: libcurl.
+    public var makeTransport: (@Sendable () -> HTTPTransport?)?
+    /// Where log entries go; nil: as `log.destination` says.
+    public var log: LogSink?
+    /// False in tests that call `turn` themselves.
+    public var startThread = true
+
+    public init(version: String) { self.version = version }
+}
+
+/// The agent: one queue, up to 64 recipients, one delivery thread. Every public method may be
+/// called from any thread; `close` must be the last call.
+public final class Agent: @unchecked Sendable {
+    let environment: AgentEnvironment
+    let clock: AgentClock
+    let lock = ConditionLock()
+    /// Where entries go; swapped when log settings change, read by any thread.
+    let sink: Mutex<any LogSink>
+
+    // Everything below is guarded by `lock`.
+    var settings: AgentSettings
+    public let profile: FirmwareProfile
+    var wire: WireFormat
+    let memory: UnsafeMutableRawBufferPointer
+    let queue: EventQueue
+    public let maxEventSize: Int
+    var slots: [Recipient?] = Array(repeating: nil, count: EventQueue.maxSlots)
+    /// Per event type, the slots of enabled recipients that select it.
+    var wantMask: [UInt64]
+    /// Slots of email recipients that require an external key.
+    var requireKeyMask: UInt64 = 0
+    /// Slots with nothing to do: an emit for one of them wakes the delivery thread.
+    var idleMask: UInt64 = 0
+    var closing = false
+    var closeDeadline: Millis = 0
+    var finished = false
+    var lastHousekeeping: Millis = 0
+    var lastStatusWrite: Millis = 0
+
+    // Owned by the delivery thread (and `close` after it has stopped).
+    let transport: HTTPTransport
+    /// What the transport is configured with, per slot.
+    var applied: [(recipient: Recipient, target: HTTPTarget)?] = Array(repeating: nil, count: EventQueue.maxSlots)
+    var thread: pthread_t?
+
+    /// Makes an agent from agent settings. Throws with the code and one-line reason.
+    public init(settings pairs: [(key: String, value: String)], environment: AgentEnvironment) throws(ConfigError) {
+        var settings = AgentSettings()
+        try settings.apply(pairs)
+        self.environment = environment
+        clock = environment.clock
+        if !settings.smtp.caCertificate.isEmpty {
+            _ = try CACertificate("smtp.ca_certificate", pem: settings.smtp.caCertificate, now: clock.unixSeconds())
+        }
+        profile = settings.firmwareProfile.isEmpty
+            ? FirmwareProfile.bSeries
+            : try FirmwareProfile(parsing: try Files.readText(settings.firmwareProfile, key: "firmware_profile"),
+                                  source: settings.firmwareProfile)
+        // The profile's recipient defaults are checked now, not at the first put.
+        do {
+            _ = try HTTPRecipientSettings([("url", "https://example.invalid/")], profile: profile, deployment: .appliance)
+            _ = try EmailRecipientSettings([("addresses", "check@example.invalid")], profile: profile)
+        } catch {
+            throw ConfigError(.invalid, "firmware_profile: \(error.message)")
+        }
+        if settings.applianceID.isEmpty { settings.applianceID = Self.hostName() }
+        self.settings = settings
+
+        guard let raw = malloc(settings.queueCapacity) else {
+            throw ConfigError(.noMemory, "queue.capacity: cannot allocate \(settings.queueCapacity) bytes")
+        }
+        memory = UnsafeMutableRawBufferPointer(start: raw, count: settings.queueCapacity)
+        queue = EventQueue(memory: memory, policy: settings.queueOverflow, checksummed: false)
+        maxEventSize = EventQueue.maximumEventSize(capacity: settings.queueCapacity)
+        wire = WireFormat(version: profile.version, applianceID: settings.applianceID,
+                          instance: UInt64.random(in: 1...UInt64.max))
+        wantMask = Array(repeating: 0, count: profile.events.count)
+        sink = Mutex(environment.log ?? Self.makeSink(settings))
+
+        guard let transport = environment.makeTransport.map({ $0() }) ?? CurlTransport(slots: EventQueue.maxSlots) else {
+            free(raw)
+            throw ConfigError(.noMemory, "libcurl could not be initialised")
+        }
+        self.transport = transport
+        lastHousekeeping = clock.monotonic()
+        if environment.startThread {
+            guard startThread() else {
+                free(raw)
+                throw ConfigError(.noMemory, "cannot start the delivery thread")
+            }
+        }
+    }
+
+    deinit {
+        free(memory.baseAddress)
+    }
+
+    static func makeSink(_ settings: AgentSettings) -> LogSink {
+        switch settings.logDestination {
+        case .journal: JournalSink(identifier: settings.logIdentifier)
+        case .stderr: StderrSink(identifier: settings.logIdentifier)
+        case .none: NullSink()
+        }
+    }
+
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    // MARK: Settings
+
+    /// Changes agent settings; nothing changes if one is wrong.
+    public func configure(_ pairs: [(key: String, value: String)]) throws(ConfigError) {
+        do {
+            try configureLocked(pairs)
+        } catch {
+            log(LogEntry(.warning, .settingsRefused, "settings refused: \(error.message)",
+                         fields: [("OE_ERROR", error.message)]))
+            throw error
+        }
+        transport.wakeup()
+    }
+
+    func configureLocked(_ pairs: [(key: String, value: String)]) throws(ConfigError) {
+        try lock.withLock { () throws(ConfigError) in
+            var updated = settings
+            try updated.apply(pairs)
+            for key in AgentSettings.fixedAtCreation where pairs.contains(where: { $0.key == key }) {
+                let unchanged = switch key {
+                case "queue.capacity": updated.queueCapacity == settings.queueCapacity
+                case "queue.spool": updated.queueSpool == settings.queueSpool
+                default: updated.firmwareProfile == settings.firmwareProfile
+                }
+                guard unchanged else {
+                    throw ConfigError(.state, "\(key): fixed when the agent is made; close it and make a new one to change it")
+                }
+            }
+            if updated.smtp.caCertificate != settings.smtp.caCertificate && !updated.smtp.caCertificate.isEmpty {
+                _ = try CACertificate("smtp.ca_certificate", pem: updated.smtp.caCertificate, now: clock.unixSeconds())
+            }
+            if updated.deployment == .cloud {
+                for case let recipient? in slots {
+                    guard let url = recipient.http?.url else { continue }
+                    do throws(ConfigError) { try url.checkCloud("url") } catch {
+                        throw ConfigError.invalid("deployment", "recipient \(Values.quote(recipient.name)) has \(error.message); change it before switching to cloud")
+                    }
+                }
+            }
+            if pairs.contains(where: { $0.key == "appliance_id" }) && updated.applianceID.isEmpty {
+                updated.applianceID = Self.hostName()
+            }
+            if updated.logDestination != settings.logDestination || updated.logIdentifier != settings.logIdentifier,
+               environment.log == nil {
+                let replacement = Self.makeSink(updated)
+                sink.withLock { $0 = replacement }
+            }
+            wire = WireFormat(version: profile.version, applianceID: updated.applianceID, instance: wire.instance)
+            queue.policy = updated.queueOverflow
+            settings = updated
+        }
+    }
+
+    // MARK: Recipients
+
+    /// Adds or replaces the HTTP recipient `name`.
+    public func putHTTPRecipient(_ name: String, _ pairs: [(key: String, value: String)]) throws(ConfigError) {
+        do {
+            try Values.recipientName(name)
+            let now = clock.unixSeconds()
+            try lock.withLock { () throws(ConfigError) in
+                let recipientSettings = try HTTPRecipientSettings(pairs, profile: profile, deployment: settings.deployment)
+                if !recipientSettings.caCertificate.isEmpty {
+                    do throws(ConfigError) {
+                        _ = try CACertificate("ca_certificate", pem: recipientSettings.caCertificate, now: now)
+                    } catch {
+                        log(LogEntry(.warning, .caCertificateRejected,
+                                     "recipient \(Values.quote(name)): CA certificate refused: \(error.message)",
+                                     fields: [("OE_RECIPIENT", name), ("OE_ERROR", error.message)]))
+                        throw error
+                    }
+                }
+                try put(name, kind: .http) { existing in
+                    if let existing {
+                        existing.http = recipientSettings
+                        return existing
+                    }
+                    return Recipient(name: name, http: recipientSettings)
+                }
+            }
+        } catch {
+            refused("HTTP recipient", name, error)
+            throw error
+        }
+        transport.wakeup()
+    }
+
+    /// Adds or replaces the email recipient `name`.
+    public func putEmailRecipient(_ name: String, _ pairs: [(key: String, value: String)]) throws(ConfigError) {
+        do {
+            try Values.recipientName(name)
+            try lock.withLock { () throws(ConfigError) in
+                let recipientSettings = try EmailRecipientSettings(pairs, profile: profile)
+                try put(name, kind: .email) { existing in
+                    if let existing {
+                        existing.email = recipientSettings
+                        return existing
+                    }
+                    return Recipient(name: name, email: recipientSettings)
+                }
+            }
+        } catch {
+            refused("email recipient", name, error)
+            throw error
+        }
+        transport.wakeup()
+    }
+
+    func refused(_ kind: String, _ name: String, _ error: ConfigError) {
+        guard error.code != .tls else { return }
+        log(LogEntry(.warning, .settingsRefused, "\(kind) \(Values.quote(name)) refused: \(error.message)",
+                     fields: [("OE_RECIPIENT", name), ("OE_ERROR", error.message)]))
+    }
+
+    /// With the lock held: installs a new or edited recipient. An edit keeps the slot, so the
+    /// recipient keeps its queued events and its place; enabling and disabling follow SPEC 2.
+    func put(_ name: String, kind: Recipient.Kind, _ make: (Recipient?) -> Recipient) throws(ConfigError) {
+        if let slot = slotIndex(of: name) {
+            let existing = slots[slot]!
+            guard existing.kind == kind else {
+                throw ConfigError(.exists, "name: \(Values.quote(name)) is already an \(existing.kind == .http ? "HTTP" : "email") recipient")
+            }
+            let wasEnabled = existing.enabled
+            _ = make(existing)
+            if wasEnabled && !existing.enabled {
+                discardPending(slot, reason: "disabled")
+            } else if !wasEnabled && existing.enabled {
+                queue.activate(slot, keepCounters: true)
+                existing.resetDelivery(now: clock.monotonic())
+            }
+        } else {
+            guard let slot = slots.firstIndex(where: { $0 == nil }) else {
+                throw ConfigError(.state, "name: cannot add \(Values.quote(name)): \(EventQueue.maxSlots) recipients exist already (the limit)")
+            }
+            let recipient = make(nil)
+            slots[slot] = recipient
+            recipient.resetDelivery(now: clock.monotonic())
+            if recipient.enabled { queue.activate(slot) }
+        }
+        recomputeMasks()
+    }
+
+    /// Removes the recipient `name` of either kind and discards its pending events.
+    public func removeRecipient(_ name: String) -> ResultCode {
+        let found: Bool = lock.withLock {
+            guard let slot = slotIndex(of: name) else { return false }
+            if slots[slot]!.enabled { discardPending(slot, reason: "removed") }
+            slots[slot] = nil
+            recomputeMasks()
+            lock.broadcast()
+            return true
+        }
+        guard found else { return .notFound }
+        transport.wakeup()
+        return .ok
+    }
+
+    func slotIndex(of name: String) -> Int? {
+        slots.firstIndex { $0?.name == name }
+    }
+
+    /// With the lock held: drops the slot's queued events (counted and logged) and stops it.
+    func discardPending(_ slot: Int, reason: String) {
+        guard let recipient = slots[slot] else { return }
+        let count = queue.deactivate(slot)
+        recipient.discarded += UInt64(count)
+        recipient.resetDelivery(now: clock.monotonic())
+        recipient.clearFailure()
+        lock.broadcast()
+        if count > 0 {
+            log(LogEntry(.notice, .eventsDiscarded,
+                         "recipient \(Values.quote(recipient.name)) \(reason): \(count) pending event\(count == 1 ? "" : "s") discarded",
+                         fields: recipient.logFields))
+        }
+    }
+
+    func recomputeMasks() {
+        wantMask = Array(repeating: 0, count: profile.events.count)
+        requireKeyMask = 0
+        for (slot, recipient) in slots.enumerated() {
+            guard let recipient, recipient.enabled else { continue }
+            let bit: UInt64 = 1 << UInt64(slot)
+            for index in profile.events.indices where recipient.wants(index) { wantMask[index] |= bit }
+            if recipient.email?.requireExternalKey == true { requireKeyMask |= bit }
+        }
+    }
+
+    // MARK: Emitting
+
+    /// Queues one event. `timestamp` is the time it occurred (nil: now). Fields are read in
+    /// place and copied once, into the ring.
+    public func emit<V: FieldSource, C: FieldSource>(
+        name: UnsafeRawBufferPointer, variables: V, customFields: C
+    ) -> (ResultCode, String?) {
+        guard let eventIndex = profile.index(of: name) else {
+            return (.invalid, "event \(Values.quote(String(decoding: name, as: UTF8.self))) is not declared by the \(profile.name) profile")
+        }
+        var timestamp: Int64?
+        var skip = -1
+        var hasExternalKey = false
+        for i in 0..<variables.count {
+            let key = variables.key(i)
+            if let problem = Self.fieldProblem(key) {
+                return (.invalid, "variable \(i): \(problem)")
+            }
+            if Self.equals(key, "timestamp") {
+                guard let parsed = Self.decimal(variables.value(i)) else {
+                    return (.invalid, "variable timestamp: not decimal Unix seconds")
+                }
+                timestamp = parsed
+                skip = i
+            } else if Self.equals(key, "event") || Self.equals(key, "version") || Self.equals(key, "appliance_id") {
+                return (.invalid, "variable \(String(decoding: key, as: UTF8.self)): set by the agent, not by the caller")
+            } else if Self.equals(key, "external_key") && variables.value(i).count > 0 {
+                hasExternalKey = true
+            }
+        }
+        for i in 0..<customFields.count {
+            if let problem = Self.fieldProblem(customFields.key(i)) {
+                return (.invalid, "custom field \(i): \(problem)")
+            }
+        }
+        let stored = SkippingFields(base: variables, skip: skip)
+        guard let size = EventRecord.size(nameLength: name.count, variables: stored, customFields: customFields),
+              size <= maxEventSize else {
+            return (.tooBig, "the event is larger than the queue accepts (\(maxEventSize) bytes)")
+        }
+        let when = timestamp ?? clock.unixSeconds()
+        var wake = false
+        let result: ResultCode = lock.withLock {
+            guard !closing else { return .state }
+            var mask = wantMask[eventIndex]
+            if !hasExternalKey { mask &= ~requireKeyMask }
+            guard mask != 0 else { return .ok }
+            switch queue.append(size: size, mask: mask, timestamp: when, name: name,
+                                variables: stored, customFields: customFields) {
+            case .queued:
+                if idleMask & mask != 0 {
+                    idleMask &= ~mask
+                    wake = true
+                }
+                return .ok
+            case .full:
+                return .queueFull
+            }
+        }
+        if wake { transport.wakeup() }
+        return (result, nil)
+    }
+
+    static func fieldProblem(_ key: UnsafeRawBufferPointer) -> String? {
+        if key.isEmpty { return "empty name" }
+        if key.count > 255 { return "name longer than 255 bytes" }
+        if key.contains(where: { $0 < 0x20 || $0 == 0x7F }) { return "control character in the name" }
+        return nil
+    }
+
+    static func equals(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
+        bytes.count == text.utf8CodeUnitCount
+            && bytes.elementsEqual(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+        var value: Int64 = 0
+        for byte in bytes {
+            guard byte >= 0x30 && byte <= 0x39 else { return nil }
+            value = value * 10 + Int64(byte - 0x30)
+        }
+        return value
+    }
+
+    // MARK: Waiting and closing
+
+    /// Waits until nothing is pending for any enabled recipient, at most `timeout`.
+    public func flush(timeout: Millis) -> ResultCode {
+        let deadline = SystemClock().monotonic() + timeout
+        return lock.withLock { lock.wait(until: deadline) { !hasPending() } } ? .ok : .timedOut
+    }
+
+    func hasPending() -> Bool {
+        slots.indices.contains { slot in
+            guard let recipient = slots[slot], recipient.enabled else { return false }
+            return recipient.inFlight || queue.slots[slot].hasPending
+        }
+    }
+
+    /// Stops the agent: without a spool, delivers for up to `shutdown_timeout` and logs what
+    /// is lost. Must be the last call.
+    public func close() {
+        lock.withLock {
+            closing = true
+            // Driven by hand (tests), nobody would advance the clock to the deadline.
+            closeDeadline = clock.monotonic() + (thread == nil ? 0 : settings.shutdownTimeout)
+        }
+        transport.wakeup()
+        if let thread {
+            pthread_join(thread, nil)
+            self.thread = nil
+        } else {
+            while turn(maxWait: 0) {}
+        }
+    }
+
+    // MARK: Logging
+
+    /// Writes an entry now. A journal write is one datagram, cheap enough to make with the
+    /// agent's lock held.
+    func log(_ entry: LogEntry) {
+        let destination = sink.withLock { $0 }
+        destination.write(entry)
+    }
+}
+
+/// Variables without the one at `skip` (the `timestamp` variable, which becomes the event's
+/// time instead of a field).
+struct SkippingFields<Base: FieldSource>: FieldSource {
+    let base: Base
+    let skip: Int
+
+    var count: Int { skip >= 0 ? base.count - 1 : base.count }
+    func key(_ index: Int) -> UnsafeRawBufferPointer { base.key(skip >= 0 && index >= skip ? index + 1 : index) }
+    func value(_ index: Int) -> UnsafeRawBufferPointer { base.value(skip >= 0 && index >= skip ? index + 1 : index) }
+}

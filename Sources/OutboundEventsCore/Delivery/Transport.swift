@@ -6,8 +6,10 @@ public protocol HTTPTransport: AnyObject {
     func configure(slot: Int, target: HTTPTarget)
     /// Starts one POST of `body` with `headers` ("Name: value"). The transport copies both.
     func start(slot: Int, body: [UInt8], headers: [String])
-    /// Abandons the slot's transfer, if any, and forgets its connection.
+    /// Abandons the slot's transfer, if any; the slot keeps its configuration.
     func cancel(slot: Int)
+    /// Abandons the slot's transfer and forgets the slot (its recipient is gone or disabled).
+    func release(slot: Int)
     /// Waits at most `timeout` for transfers to finish (returns early on `wakeup`) and reports
     /// each finished one.
     func poll(timeout: Millis, _ finished: (_ slot: Int, _ result: DeliveryResult) -> Void)

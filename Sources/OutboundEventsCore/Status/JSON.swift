@@ -53,6 +53,12 @@ public struct JSONWriter {
     public mutating func field(_ name: String, _ value: UInt64) { raw(name, String(value)) }
     public mutating func field(_ name: String, _ value: Bool) { raw(name, value ? "true" : "false") }
 
+    /// A string element of the array being written.
+    public mutating func element(_ value: String) {
+        separate()
+        text += Self.quoted(value)
+    }
+
     mutating func raw(_ name: String, _ literal: String) {
         key(name)
         text += literal

@@ -1,0 +1,43 @@
+import Glibc
+import OutboundEventsCore
+import Synchronization
+
+/// The agent's two clocks: a monotonic one for scheduling (never jumps) and the wall clock for
+/// event timestamps and failing-since times. Injected, so scheduling is tested without sleeping.
+public protocol AgentClock: Sendable {
+    func monotonic() -> Millis
+    func unixSeconds() -> Int64
+}
+
+public struct SystemClock: AgentClock {
+    public init() {}
+
+    public func monotonic() -> Millis {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Millis(now.tv_sec) * 1000 + Millis(now.tv_nsec) / 1_000_000
+    }
+
+    public func unixSeconds() -> Int64 { Int64(time(nil)) }
+}
+
+/// A clock that moves only when told to, for tests.
+public final class ManualClock: AgentClock {
+    let state: Mutex<(monotonic: Millis, unix: Int64)>
+
+    public init(monotonic: Millis = 1_000_000, unix: Int64 = 1_795_000_000) {
+        state = Mutex((monotonic, unix))
+    }
+
+    public func monotonic() -> Millis { state.withLock { $0.monotonic } }
+    public func unixSeconds() -> Int64 { state.withLock { $0.unix } }
+
+    /// Moves both clocks forward.
+    public func advance(_ millis: Millis) {
+        state.withLock { state in
+            let before = state.monotonic / 1000
+            state.monotonic += millis
+            state.unix += state.monotonic / 1000 - before
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Glibc
+import OutboundEventsCore
+
+/// The few file operations the agent needs, with errors that name the path and the reason.
+enum Files {
+    /// Reads a whole text file (a firmware profile, a settings file): at most 1 MiB.
+    static func readText(_ path: String, key: String) throws(ConfigError) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ConfigError(.io, "\(key): cannot open \(path): \(errorText())") }
+        defer { Glibc.close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ConfigError(.io, "\(key): cannot read \(path): \(errorText())")
+            }
+            if count == 0 { break }
+            bytes.append(contentsOf: chunk[0..<count])
+            guard bytes.count <= 1 << 20 else { throw ConfigError(.io, "\(key): \(path) is larger than 1 MiB") }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Replaces `path` atomically: writes a temporary file beside it, then renames it over.
+    @discardableResult
+    static func writeAtomically(_ path: String, _ text: String) -> Bool {
+        let temporary = path + ".tmp.\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return false }
+        var bytes = Array(text.utf8)
+        var ok = true
+        bytes.withUnsafeMutableBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { ok = false; return }
+                offset += written
+            }
+        }
+        Glibc.close(fd)
+        guard ok, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            return false
+        }
+        return true
+    }
+
+    static func errorText(_ code: Int32 = errno) -> String {
+        String(cString: strerror(code))
+    }
+}

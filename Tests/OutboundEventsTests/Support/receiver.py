@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""A webhook receiver for the tests: a real HTTP/1.1 (or HTTPS) server on 127.0.0.1.
+
+It appends every request it receives to a JSON-lines log (method, path, headers, body, time)
+and answers as its control file says, read anew for every request, so a test can turn a
+receiver from healthy to failing and back while the agent runs:
+
+    200 | 500 | 302 | <any status>   answer that status (302 carries a Location header)
+    sequence 500 500 200             answer in turn; the last one repeats
+    alternate                        200 to every other request, 503 to the rest
+    hang                             read the request, never answer
+    reset                            read the request, then reset the connection
+    slow                             answer 200 one byte per second
+    huge                             answer 200 with an endless body
+
+Usage: receiver.py --log FILE [--control FILE] [--port N] [--cert PEM --key PEM]
+Prints "PORT <n>" on standard output once it listens.
+"""
+import argparse
+import json
+import os
+import socket
+import ssl
+import struct
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+lock = threading.Lock()
+counter = {"requests": 0, "sequence": 0}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
+        with lock:
+            counter["requests"] += 1
+            number = counter["requests"]
+            record = {
+                "n": number,
+                "time": time.time(),
+                "method": "POST",
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "body": body.decode("utf-8", "surrogateescape"),
+            }
+            mode = read_control(self.server.control)
+            answer = decide(mode, number)
+            record["answer"] = answer
+            if answer not in ("hang", "reset"):
+                with open(self.server.log, "a", encoding="utf-8", errors="surrogateescape") as log:
+                    log.write(json.dumps(record) + "\n")
+        self.respond(answer)
+
+    do_GET = do_POST
+
+    def respond(self, answer):
+        if answer == "hang":
+            time.sleep(3600)
+            return
+        if answer == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return
+        if answer == "slow":
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            for byte in b"slow\n":
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(1)
+            return
+        if answer == "huge":
+            self.send_response(200)
+            self.send_header("Content-Length", str(1 << 30))
+            self.end_headers()
+            chunk = b"x" * 65536
+            try:
+                for _ in range((1 << 30) // len(chunk)):
+                    self.wfile.write(chunk)
+            except OSError:
+                pass
+            self.close_connection = True
+            return
+        status = int(answer)
+        payload = b"ok\n" if status == 200 else b"receiver says no\n"
+        self.send_response(status)
+        if 300 <= status < 400:
+            self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def read_control(path):
+    if not path:
+        return "200"
+    try:
+        with open(path, encoding="utf-8") as control:
+            return control.read().strip() or "200"
+    except FileNotFoundError:
+        return "200"
+
+
+def decide(mode, number):
+    words = mode.split()
+    if words[0] == "sequence":
+        steps = words[1:]
+        index = counter["sequence"]
+        counter["sequence"] += 1
+        return steps[min(index, len(steps) - 1)]
+    if words[0] == "alternate":
+        return "200" if number % 2 == 0 else "503"
+    return words[0]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--log", required=True)
+    parser.add_argument("--control")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    parser.add_argument("--tls-max", choices=["1.0", "1.1", "1.2", "1.3"])
+    args = parser.parse_args()
+
+    ThreadingHTTPServer.allow_reuse_address = True
+    ThreadingHTTPServer.daemon_threads = True
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.log = args.log
+    server.control = args.control
+    open(args.log, "a").close()
+    if args.cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.cert, args.key)
+        if args.tls_max:
+            versions = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
+                        "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+            context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+            context.maximum_version = versions[args.tls_max]
+            if args.tls_max in ("1.0", "1.1"):
+                context.set_ciphers("DEFAULT:@SECLEVEL=0")
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    print("PORT %d" % server.server_address[1], flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

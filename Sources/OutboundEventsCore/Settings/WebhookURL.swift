@@ -13,11 +13,14 @@ public struct WebhookURL: Equatable, Sendable {
 
     public var port: Int { explicitPort ?? (scheme == .https ? 443 : 80) }
 
-    /// The URL as it may appear in logs and status: any password replaced by `***`.
+    /// The URL as it may appear in logs and status: a password, or a lone token before the
+    /// `@`, replaced by `***`.
     public var redacted: String {
         guard let range = userInfoRange else { return text }
         let userInfo = text[range]
-        guard let colon = userInfo.firstIndex(of: ":") else { return text }
+        guard let colon = userInfo.firstIndex(of: ":") else {
+            return String(text[..<range.lowerBound]) + "***" + String(text[range.upperBound...])
+        }
         return String(text[..<colon]) + ":***" + String(text[range.upperBound...])
     }
 

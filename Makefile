@@ -1,0 +1,48 @@
+# The outbound events agent. Two commands for a newcomer (README):
+#   make demo   builds and runs the demo: a sample firmware service delivering to a local receiver
+#   make test   runs every test: Swift unit and integration tests, the C ABI test, exported symbols
+# Both install the Debian packages they need first.
+
+VERSION := $(shell sed -n 's/^\#define OE_VERSION_STRING "\(.*\)"/\1/p' include/outbound_events.h)
+CONFIG ?= debug
+BIN = $(shell swift build -c $(CONFIG) --show-bin-path)
+# The library under its SONAME and link name, for C programs built against the tree.
+LIBDIR := build/$(CONFIG)/lib
+
+.PHONY: all build lib demo test test-swift test-c test-symbols clean
+
+all: build
+
+build:
+	scripts/install-deps.sh build
+	swift build -c $(CONFIG)
+	@$(MAKE) --no-print-directory lib
+
+lib:
+	@mkdir -p $(LIBDIR)
+	@ln -sf $(BIN)/liboutbound-events.so $(LIBDIR)/liboutbound-events.so.1
+	@ln -sf liboutbound-events.so.1 $(LIBDIR)/liboutbound-events.so
+
+demo: build
+	scripts/install-deps.sh test
+	scripts/start-journald.sh
+	examples/demo.sh $(LIBDIR)
+
+test:
+	scripts/install-deps.sh build test
+	scripts/start-journald.sh
+	swift build --build-tests
+	@$(MAKE) --no-print-directory lib CONFIG=debug
+	$(MAKE) --no-print-directory test-swift test-c test-symbols
+
+test-swift:
+	swift test --skip-build
+
+test-c:
+	Tests/CABI/run.sh $(LIBDIR)
+
+test-symbols:
+	Tests/CABI/check-symbols.sh $(LIBDIR)/liboutbound-events.so.1 include/outbound_events.h
+
+clean:
+	rm -rf .build build dist

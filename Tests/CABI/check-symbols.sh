@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The library exports exactly the functions the header declares: nothing of Swift, nothing of
+# the shims, no function missing. Usage: Tests/CABI/check-symbols.sh LIBRARY HEADER
+set -euo pipefail
+library=$1
+header=$2
+exported=$(nm -D --defined-only --extern-only "$library" | awk '$2 == "T" {sub(/@.*/, "", $3); print $3}' | sort)
+declared=$(grep -oE '\boe_[a-z_]+\(' "$header" | tr -d '(' | sort -u)
+others=$(nm -D --defined-only --extern-only "$library" | awk '$2 != "T" && $2 != "A" {print}')
+if [ "$exported" != "$declared" ] || [ -n "$others" ]; then
+    echo "not ok - exported symbols differ from the header"
+    diff <(echo "$declared") <(echo "$exported") || true
+    echo "$others"
+    exit 1
+fi
+echo "ok - the library exports exactly the $(echo "$declared" | wc -l) functions of the header"

@@ -63,8 +63,8 @@ let package = Package(
         .testTarget(name: "OutboundEventsCoreTests", dependencies: ["OutboundEventsCore"]),
         .testTarget(
             name: "OutboundEventsTests",
-            dependencies: ["OutboundEvents", "OutboundEventsAgent", "COutboundEvents"],
-            exclude: ["Support"]
+            dependencies: ["OutboundEvents", "OutboundEventsAgent", "COutboundEvents", "HTTPDelivery", "TLSMaterial", "Journal"],
+            exclude: ["Support/receiver.py"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -75,8 +75,8 @@ extension Agent {
 
     /// Brings the transport in line with the recipients: a new, edited or re-enabled recipient
     /// gets its handle configured, a removed or disabled one released. An edit that changes
-    /// where or how events go cancels the attempt in flight; the event is sent again at once,
-    /// with the new settings.
+    /// where or how events go cancels the attempt in flight, and the head-of-line event is sent
+    /// again at once with the new settings, even if it was waiting for its retry interval.
     func reconcileTransport(_ now: Millis) {
         for slot in slots.indices {
             let desired = slots[slot].flatMap { recipient in
@@ -86,9 +86,12 @@ extension Agent {
             if current?.recipient === desired?.recipient && current?.target == desired?.target { continue }
             if let current {
                 transport.cancel(slot: slot)
-                if current.recipient === slots[slot], current.recipient.inFlight {
-                    queue.cancelDelivery(slot)
-                    current.recipient.inFlight = false
+                if current.recipient === slots[slot] {
+                    // Edited: whatever waited for a retry goes now, to the new target.
+                    if current.recipient.inFlight {
+                        queue.cancelDelivery(slot)
+                        current.recipient.inFlight = false
+                    }
                     current.recipient.nextAttempt = now
                 }
             }

@@ -19,6 +19,7 @@ Prints "PORT <n>" on standard output once it listens.
 import argparse
 import json
 import os
+import signal
 import socket
 import ssl
 import struct
@@ -33,6 +34,7 @@ counter = {"requests": 0, "sequence": 0}
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
@@ -125,6 +127,10 @@ def decide(mode, number):
 
 
 def main():
+    # Started from a test runner's worker thread, the process may inherit a mask that blocks
+    # SIGTERM; a receiver must always be stoppable.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     parser = argparse.ArgumentParser()
     parser.add_argument("--log", required=True)
     parser.add_argument("--control")

@@ -1,0 +1,200 @@
+import Foundation
+import OutboundEventsAgent
+import OutboundEventsCore
+
+/// The repository root, found from this file's path.
+let repositoryRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<4 { url.deleteLastPathComponent() }
+    return url.path
+}()
+
+/// A fresh temporary directory, removed when the process ends.
+func temporaryDirectory(_ label: String) -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("oe-\(label)-\(UUID().uuidString.prefix(8))")
+    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` seconds pass.
+@discardableResult
+func waitUntil(_ timeout: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: 0.02)
+    }
+    return try condition()
+}
+
+/// A real webhook receiver on 127.0.0.1 (Support/receiver.py), HTTP or HTTPS. Its behaviour is
+/// set through a control file; every request it answers is read back from its log.
+final class Receiver: @unchecked Sendable {
+    let directory: URL
+    let tls: (cert: String, key: String)?
+    let tlsMax: String?
+    private(set) var port: Int = 0
+    private var process: Process?
+
+    struct Request {
+        let path: String
+        let headers: [String: String]
+        let body: String
+        let time: Double
+
+        /// The body's fields in order, decoded.
+        var fields: [(String, String)] {
+            body.split(separator: "&").map { pair in
+                let parts = pair.split(separator: "=", maxSplits: 1).map {
+                    String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+                }
+                return (parts[0], parts.count > 1 ? parts[1] : "")
+            }
+        }
+
+        func field(_ name: String) -> String? { fields.first { $0.0 == name }?.1 }
+    }
+
+    init(control: String = "200", tls: (cert: String, key: String)? = nil, tlsMax: String? = nil) throws {
+        directory = temporaryDirectory("receiver")
+        self.tls = tls
+        self.tlsMax = tlsMax
+        setControl(control)
+        try start(port: 0)
+    }
+
+    deinit { stop() }
+
+    var url: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)/hook" }
+    /// The same receiver under the name its certificate carries.
+    var localhostURL: String { "https://localhost:\(port)/hook" }
+
+    func setControl(_ text: String) {
+        try! text.write(to: directory.appendingPathComponent("control"), atomically: true, encoding: .utf8)
+    }
+
+    /// Starts the server, on `port` (0: any free one).
+    func start(port: Int) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        var arguments = [repositoryRoot + "/Tests/OutboundEventsTests/Support/receiver.py",
+                         "--log", directory.appendingPathComponent("requests.jsonl").path,
+                         "--control", directory.appendingPathComponent("control").path,
+                         "--port", String(port)]
+        if let tls { arguments += ["--cert", tls.cert, "--key", tls.key] }
+        if let tlsMax { arguments += ["--tls-max", tlsMax] }
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        self.process = process
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        guard line.hasPrefix("PORT "), let number = Int(line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw ConfigError(.io, "receiver did not start: \(line)")
+        }
+        self.port = number
+    }
+
+    /// Takes the receiver down: connections are refused until `restart`.
+    func stop() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    func restart() throws { try start(port: port) }
+
+    var requests: [Request] {
+        guard let text = try? String(contentsOf: directory.appendingPathComponent("requests.jsonl"), encoding: .utf8) else {
+            return []
+        }
+        return text.split(separator: "\n").compactMap { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            return Request(path: object["path"] as! String, headers: object["headers"] as! [String: String],
+                           body: object["body"] as! String, time: object["time"] as! Double)
+        }
+    }
+
+    func lsids() -> [String] { requests.map { $0.field("lsid") ?? "" } }
+}
+
+/// A test CA, a server certificate for localhost and 127.0.0.1, and the bad material the TLS
+/// tests need, made once per test run with the openssl tool.
+final class TestPKI: Sendable {
+    static let shared = try! TestPKI()
+
+    let directory: String
+    var caPEM: String { read("ca.pem") }
+    var otherCAPEM: String { read("other-ca.pem") }
+    var expiredCAPEM: String { read("expired-ca.pem") }
+    var leafPEM: String { read("leaf-not-ca.pem") }
+    var server: (cert: String, key: String) { (directory + "/server.pem", directory + "/server.key") }
+    var wrongHost: (cert: String, key: String) { (directory + "/wrong.pem", directory + "/wrong.key") }
+    var expiredServer: (cert: String, key: String) { (directory + "/expired-server.pem", directory + "/expired-server.key") }
+
+    init() throws {
+        directory = temporaryDirectory("pki").path
+        let script = """
+        set -e
+        cd '\(directory)'
+        q() { "$@" >/dev/null 2>&1; }
+        ca() { q openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.pem" -days "$2" -subj "/CN=$3" -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign; }
+        ca ca 3650 "Outbound Events Test CA"
+        ca other-ca 3650 "Some Other CA"
+        leaf() {
+            q openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$2"
+            printf 'basicConstraints=CA:FALSE\\nsubjectAltName=%s\\nextendedKeyUsage=serverAuth\\n' "$3" > "$1.ext"
+            q openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$1.pem" $4 -extfile "$1.ext"
+        }
+        leaf server localhost "DNS:localhost,IP:127.0.0.1" "-days 365"
+        leaf wrong other.example "DNS:other.example" "-days 365"
+        leaf leaf-not-ca leaf.example "DNS:leaf.example" "-days 365"
+        leaf expired-server localhost "DNS:localhost,IP:127.0.0.1" "-not_before 20200101000000Z -not_after 20210101000000Z"
+        q openssl req -x509 -newkey rsa:2048 -nodes -keyout expired-ca.key -out expired-ca.pem -subj "/CN=Expired CA" -addext basicConstraints=critical,CA:TRUE -not_before 20200101000000Z -not_after 20210101000000Z
+        """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", script]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ConfigError(.io, "openssl failed to make the test PKI") }
+    }
+
+    func read(_ name: String) -> String {
+        try! String(contentsOfFile: directory + "/" + name, encoding: .utf8)
+    }
+}
+
+/// An agent on the real libcurl transport and its own delivery thread, logging to a list.
+final class LiveAgent: @unchecked Sendable {
+    let agent: Agent
+    let log = CapturingSink()
+
+    /// Tests do not wait for undelivered events when they end, unless they ask to.
+    init(_ settings: [(String, String)] = []) throws {
+        var environment = AgentEnvironment(version: "1.0.0")
+        environment.log = log
+        var all = settings
+        if !all.contains(where: { $0.0 == "shutdown_timeout" }) { all.append(("shutdown_timeout", "0")) }
+        agent = try Agent(settings: all.map { (key: $0.0, value: $0.1) }, environment: environment)
+    }
+
+    deinit { agent.close() }
+
+    func put(_ name: String, _ settings: [(String, String)]) throws(ConfigError) {
+        try agent.putHTTPRecipient(name, settings.map { (key: $0.0, value: $0.1) })
+    }
+
+    @discardableResult
+    func emit(_ event: String = "support_conference_begin", _ variables: [(String, String)] = [],
+              custom: [(String, String)] = []) -> ResultCode {
+        let name = Array(event.utf8)
+        return name.withUnsafeBytes { agent.emit(name: $0, variables: StringFields(variables), customFields: StringFields(custom)).0 }
+    }
+
+    func recipient(_ name: String) -> [String: Any] {
+        let status = try! JSONSerialization.jsonObject(with: Data(agent.status().utf8)) as! [String: Any]
+        return (status["recipients"] as! [[String: Any]]).first { $0["name"] as? String == name }!
+    }
+}

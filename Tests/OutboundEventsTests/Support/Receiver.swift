@@ -135,27 +135,10 @@ final class TestPKI: Sendable {
 
     init() throws {
         directory = temporaryDirectory("pki").path
-        let script = """
-        set -e
-        cd '\(directory)'
-        q() { "$@" >/dev/null 2>&1; }
-        ca() { q openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.pem" -days "$2" -subj "/CN=$3" -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign; }
-        ca ca 3650 "Outbound Events Test CA"
-        ca other-ca 3650 "Some Other CA"
-        leaf() {
-            q openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$2"
-            printf 'basicConstraints=CA:FALSE\\nsubjectAltName=%s\\nextendedKeyUsage=serverAuth\\n' "$3" > "$1.ext"
-            q openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$1.pem" $4 -extfile "$1.ext"
-        }
-        leaf server localhost "DNS:localhost,IP:127.0.0.1" "-days 365"
-        leaf wrong other.example "DNS:other.example" "-days 365"
-        leaf leaf-not-ca leaf.example "DNS:leaf.example" "-days 365"
-        leaf expired-server localhost "DNS:localhost,IP:127.0.0.1" "-not_before 20200101000000Z -not_after 20210101000000Z"
-        q openssl req -x509 -newkey rsa:2048 -nodes -keyout expired-ca.key -out expired-ca.pem -subj "/CN=Expired CA" -addext basicConstraints=critical,CA:TRUE -not_before 20200101000000Z -not_after 20210101000000Z
-        """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", script]
+        process.arguments = [repositoryRoot + "/Tests/OutboundEventsTests/Support/make-pki.sh"]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw ConfigError(.io, "openssl failed to make the test PKI") }

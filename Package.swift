@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(
             name: "OutboundEventsTests",
             dependencies: ["OutboundEvents", "OutboundEventsAgent", "COutboundEvents", "HTTPDelivery", "TLSMaterial", "Journal"],
-            exclude: ["Support/receiver.py", "Support/make-pki.sh"]
+            exclude: ["Support/make-pki.sh"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -288,7 +288,7 @@ extension Agent {
     func logRecovery(_ recipient: Recipient, now: Millis) {
         let after = Self.duration(now - (recipient.failingSinceMonotonic ?? now))
         log(LogEntry(.notice, .recipientRecovered,
-                     "recipient \(Values.quote(recipient.name)) recovered after \(after) and \(recipient.attemptsWhileFailing) failed attempts (\(recipient.droppedWhileFailing) events dropped meanwhile)",
+                     "recipient \(Values.quote(recipient.name)) recovered after \(after) and \(Self.count(recipient.attemptsWhileFailing, "failed attempt")) (\(Self.count(recipient.droppedWhileFailing, "event")) dropped meanwhile)",
                      fields: recipient.logFields + [("OE_EVENT", recipient.currentEventName),
                                                     ("OE_EVENT_ID", recipient.currentEventID),
                                                     ("OE_HTTP_STATUS", "200")]))
@@ -303,6 +303,11 @@ extension Agent {
         ]
         if result.status > 0 { fields.append(("OE_HTTP_STATUS", String(result.status))) }
         return fields
+    }
+
+    /// "1 event", "3 events".
+    static func count(_ number: Int, _ noun: String) -> String {
+        "\(number) \(noun)\(number == 1 ? "" : "s")"
     }
 
     /// "45s", "12m", "3h 5m", "2d 4h": durations as a person reads them in a log line.

@@ -12,7 +12,7 @@ trap 'kill $receiver 2>/dev/null || true; rm -rf "$work"' EXIT
 cc -std=c11 -Wall -Wextra -Werror -pedantic -I "$root/include" "$here/abi_test.c" \
     -L "$libdir" -loutbound-events -Wl,-rpath,"$libdir" -o "$work/abi_test"
 
-python3 "$root/Tests/OutboundEventsTests/Support/receiver.py" --log "$work/requests.jsonl" >"$work/port" &
+python3 "$root/scripts/receiver.py" --log "$work/requests.jsonl" >"$work/port" &
 receiver=$!
 for _ in $(seq 1 50); do grep -q PORT "$work/port" 2>/dev/null && break; sleep 0.1; done
 port=$(awk '{print $2}' "$work/port")

@@ -27,7 +27,7 @@ func waitUntil(_ timeout: Double = 10, _ condition: () throws -> Bool) rethrows 
     return try condition()
 }
 
-/// A real webhook receiver on 127.0.0.1 (Support/receiver.py), HTTP or HTTPS. Its behaviour is
+/// A real webhook receiver on 127.0.0.1 (scripts/receiver.py), HTTP or HTTPS. Its behaviour is
 /// set through a control file; every request it answers is read back from its log.
 final class Receiver: @unchecked Sendable {
     let directory: URL
@@ -77,7 +77,7 @@ final class Receiver: @unchecked Sendable {
     func start(port: Int) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        var arguments = [repositoryRoot + "/Tests/OutboundEventsTests/Support/receiver.py",
+        var arguments = [repositoryRoot + "/scripts/receiver.py",
                          "--log", directory.appendingPathComponent("requests.jsonl").path,
                          "--control", directory.appendingPathComponent("control").path,
                          "--port", String(port)]

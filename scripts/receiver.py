@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A webhook receiver for the tests: a real HTTP/1.1 (or HTTPS) server on 127.0.0.1.
+"""A webhook receiver for the tests and the demo: a real HTTP/1.1 (or HTTPS) server on 127.0.0.1.
 
 It appends every request it receives to a JSON-lines log (method, path, headers, body, time)
 and answers as its control file says, read anew for every request, so a test can turn a
@@ -13,8 +13,8 @@ receiver from healthy to failing and back while the agent runs:
     slow                             answer 200 one byte per second
     huge                             answer 200 with an endless body
 
-Usage: receiver.py --log FILE [--control FILE] [--port N] [--cert PEM --key PEM]
-Prints "PORT <n>" on standard output once it listens.
+Usage: receiver.py --log FILE [--control FILE] [--port N] [--cert PEM --key PEM] [--print]
+Prints "PORT <n>" on standard output once it listens; with --print, also one line per request.
 """
 import argparse
 import json
@@ -26,6 +26,7 @@ import struct
 import sys
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
@@ -59,6 +60,11 @@ class Handler(BaseHTTPRequestHandler):
             if answer not in ("hang", "reset"):
                 with open(self.server.log, "a", encoding="utf-8", errors="surrogateescape") as log:
                     log.write(json.dumps(record) + "\n")
+            if self.server.print:
+                fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+                print("receiver: %s %s lsid=%s webhook-id=%s -> answering %s" % (
+                    time.strftime("%H:%M:%S"), fields.get("event", ["?"])[0], fields.get("lsid", ["?"])[0],
+                    self.headers.get("webhook-id", "?"), answer), flush=True)
         self.respond(answer)
 
     do_GET = do_POST
@@ -138,6 +144,7 @@ def main():
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--tls-max", choices=["1.0", "1.1", "1.2", "1.3"])
+    parser.add_argument("--print", action="store_true")
     args = parser.parse_args()
 
     ThreadingHTTPServer.allow_reuse_address = True
@@ -145,6 +152,7 @@ def main():
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.log = args.log
     server.control = args.control
+    server.print = args.print
     open(args.log, "a").close()
     if args.cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

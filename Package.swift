@@ -3,7 +3,7 @@
 // Layers, each importing only those below it (see README, "Where the spec lives"):
 //   face    OutboundEvents (the @c @implementation functions of include/outbound_events.h)
 //   agent   OutboundEventsAgent (queue, recipients, delivery thread, status, logging)
-//   edges   HTTPDelivery (libcurl), TLSMaterial (OpenSSL), Journal (libsystemd)
+//   edges   Delivery (libcurl: HTTP and SMTP), TLSMaterial (OpenSSL), Journal (libsystemd)
 //   core    OutboundEventsCore (pure Swift: settings, profile, ring queue, scheduling, encoding)
 import PackageDescription
 
@@ -33,13 +33,13 @@ let package = Package(
 
         .target(name: "OutboundEventsCore"),
 
-        .target(name: "HTTPDelivery", dependencies: ["OutboundEventsCore", "CCurl", "CShims"]),
+        .target(name: "Delivery", dependencies: ["OutboundEventsCore", "CCurl", "CShims"]),
         .target(name: "TLSMaterial", dependencies: ["OutboundEventsCore", "COpenSSL", "CShims"]),
         .target(name: "Journal", dependencies: ["OutboundEventsCore", "CSystemd"]),
 
         .target(
             name: "OutboundEventsAgent",
-            dependencies: ["OutboundEventsCore", "HTTPDelivery", "TLSMaterial", "Journal"]
+            dependencies: ["OutboundEventsCore", "Delivery", "TLSMaterial", "Journal"]
         ),
         .target(name: "OutboundEvents", dependencies: ["COutboundEvents", "OutboundEventsAgent"]),
         // Only the shipped library links with these flags; tests link OutboundEvents directly.
@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "OutboundEventsCoreTests", dependencies: ["OutboundEventsCore"]),
         .testTarget(
             name: "OutboundEventsTests",
-            dependencies: ["OutboundEvents", "OutboundEventsAgent", "COutboundEvents", "HTTPDelivery", "TLSMaterial", "Journal"],
+            dependencies: ["OutboundEvents", "OutboundEventsAgent", "COutboundEvents", "Delivery", "TLSMaterial", "Journal"],
             exclude: ["Support/make-pki.sh"]
         ),
     ],

@@ -16,6 +16,10 @@ CURLcode cshims_curl_easy_setopt_callback(CURL *curl, CURLoption option, cshims_
     return curl_easy_setopt(curl, option, value);
 }
 
+CURLcode cshims_curl_easy_setopt_debug(CURL *curl, cshims_debug_callback value) {
+    return curl_easy_setopt(curl, CURLOPT_DEBUGFUNCTION, value);
+}
+
 CURLcode cshims_curl_easy_setopt_blob(CURL *curl, CURLoption option, const void *data, size_t length) {
     struct curl_blob blob = { (void *)data, length, CURL_BLOB_COPY };
     return curl_easy_setopt(curl, option, &blob);

@@ -1,5 +1,5 @@
 import Glibc
-import HTTPDelivery
+import Delivery
 import Journal
 import OutboundEventsCore
 import Synchronization
@@ -12,7 +12,7 @@ public struct AgentEnvironment: Sendable {
     public var version: String
     public var clock: AgentClock = SystemClock()
     /// Makes the transport; nil: libcurl.
-    public var makeTransport: (@Sendable () -> HTTPTransport?)?
+    public var makeTransport: (@Sendable () -> Transport?)?
     /// Where log entries go; nil: as `log.destination` says.
     public var log: LogSink?
     /// False in tests that call `turn` themselves.
@@ -50,11 +50,22 @@ public final class Agent: @unchecked Sendable {
     var lastHousekeeping: Millis = 0
     var lastStatusWrite: Millis = 0
 
+    /// Alert emails waiting for the relay, oldest first, and the state of the one in flight.
+    var alerts: [PendingMail] = []
+    var alertInFlight = false
+    var alertNextAttempt: Millis = 0
+    /// The relay's trouble, if any: nil while mail reaches it (SPEC 2, "SMTP current status").
+    var smtpError: String?
+
     // Owned by the delivery thread (and `close` after it has stopped).
-    let transport: HTTPTransport
-    /// What the transport is configured with, per slot.
-    var applied: [(recipient: Recipient, target: HTTPTarget)?] = Array(repeating: nil, count: EventQueue.maxSlots)
+    let transport: Transport
+    /// What the transport is configured with, per slot (recipients, then the alert slot).
+    var applied: [(recipient: Recipient?, target: TransferTarget)?] = Array(repeating: nil, count: Agent.transportSlots)
     var thread: pthread_t?
+
+    /// Slots 0 to 63 belong to recipients; one more carries alert emails.
+    static let alertSlot = EventQueue.maxSlots
+    static let transportSlots = EventQueue.maxSlots + 1
 
     /// Makes an agent from agent settings. Throws with the code and one-line reason.
     public init(settings pairs: [(key: String, value: String)], environment: AgentEnvironment) throws(ConfigError) {
@@ -90,7 +101,7 @@ public final class Agent: @unchecked Sendable {
         wantMask = Array(repeating: 0, count: profile.events.count)
         sink = Mutex(environment.log ?? Self.makeSink(settings))
 
-        guard let transport = environment.makeTransport.map({ $0() }) ?? CurlTransport(slots: EventQueue.maxSlots) else {
+        guard let transport = environment.makeTransport.map({ $0() }) ?? CurlTransport(slots: Self.transportSlots) else {
             free(raw)
             throw ConfigError(.noMemory, "libcurl could not be initialised")
         }

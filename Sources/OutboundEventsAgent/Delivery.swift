@@ -2,10 +2,10 @@ import Glibc
 import OutboundEventsCore
 import TLSMaterial
 
-/// The delivery loop: one thread, one libcurl multi handle, every recipient. Each turn applies
-/// configuration changes to the transport, starts the head-of-line event of every recipient
-/// that is due, does the periodic work (summaries, overflow reports, status file), then waits
-/// for transfers to finish, a retry to fall due, or an emit to wake it.
+/// The delivery loop: one thread, one libcurl multi handle, every recipient and the mail relay.
+/// Each turn applies configuration changes to the transport, starts the head-of-line event of
+/// every recipient that is due, does the periodic work (alerts, summaries, overflow reports,
+/// status file), then waits for transfers to finish, a retry to fall due, or an emit to wake it.
 extension Agent {
     /// Longest sleep of the loop: periodic work runs at least this often.
     static let housekeepingInterval: Millis = 1000
@@ -38,11 +38,13 @@ extension Agent {
     public func turn(maxWait: Millis) -> Bool {
         var wait = maxWait
         var statusText: String?
+        var statusPath = ""
         let running: Bool = lock.withLock {
             let now = clock.monotonic()
+            statusPath = settings.statusPath
             if closing && readyToStop(now) {
                 finishClosing()
-                if !settings.statusPath.isEmpty { statusText = statusJSON() }
+                if !statusPath.isEmpty { statusText = statusJSON() }
                 return false
             }
             reconcileTransport(now)
@@ -51,20 +53,22 @@ extension Agent {
                 lastHousekeeping = now
                 housekeeping(now)
             }
-            if !settings.statusPath.isEmpty && now - lastStatusWrite >= Self.statusInterval {
+            if !statusPath.isEmpty && now - lastStatusWrite >= Self.statusInterval {
                 lastStatusWrite = now
                 statusText = statusJSON()
             }
             wait = min(wait, nextWake(now))
             return true
         }
-        if let statusText { writeStatusFile(statusText) }
+        if let statusText { Files.writeAtomically(statusPath, statusText + "\n") }
         guard running else { return false }
         var results: [(slot: Int, result: DeliveryResult)] = []
         transport.poll(timeout: wait) { results.append(($0, $1)) }
         if !results.isEmpty {
             lock.withLock {
-                for (slot, result) in results { apply(result, slot: slot) }
+                for (slot, result) in results {
+                    if slot == Self.alertSlot { applyAlert(result) } else { apply(result, slot: slot) }
+                }
                 lock.broadcast()
             }
         }
@@ -73,26 +77,33 @@ extension Agent {
 
     // MARK: Transport configuration
 
-    /// Brings the transport in line with the recipients: a new, edited or re-enabled recipient
-    /// gets its handle configured, a removed or disabled one released. An edit that changes
-    /// where or how events go cancels the attempt in flight, and the head-of-line event is sent
-    /// again at once with the new settings, even if it was waiting for its retry interval.
+    /// Brings the transport in line with the recipients and the relay: a new, edited or
+    /// re-enabled recipient gets its handle configured, a removed or disabled one released. An
+    /// edit that changes where or how events go cancels the attempt in flight, and the
+    /// head-of-line event is sent again at once with the new settings, even if it was waiting
+    /// for its retry interval.
     func reconcileTransport(_ now: Millis) {
-        for slot in slots.indices {
-            let desired = slots[slot].flatMap { recipient in
-                target(for: recipient).map { (recipient: recipient, target: $0) }
+        for slot in applied.indices {
+            let desired: (recipient: Recipient?, target: TransferTarget)?
+            if slot == Self.alertSlot {
+                desired = smtpTarget().map { (nil, $0) }
+            } else {
+                desired = slots[slot].flatMap { recipient in target(for: recipient).map { (recipient, $0) } }
             }
             let current = applied[slot]
-            if current?.recipient === desired?.recipient && current?.target == desired?.target { continue }
+            if current?.recipient === desired?.recipient && current?.target == desired?.target
+                && (current == nil) == (desired == nil) { continue }
             if let current {
                 transport.cancel(slot: slot)
-                if current.recipient === slots[slot] {
-                    // Edited: whatever waited for a retry goes now, to the new target.
-                    if current.recipient.inFlight {
+                if slot == Self.alertSlot {
+                    alertInFlight = false
+                    alertNextAttempt = now
+                } else if let recipient = current.recipient, recipient === slots[slot] {
+                    if recipient.inFlight {
                         queue.cancelDelivery(slot)
-                        current.recipient.inFlight = false
+                        recipient.inFlight = false
                     }
-                    current.recipient.nextAttempt = now
+                    recipient.nextAttempt = now
                 }
             }
             if let desired {
@@ -104,64 +115,104 @@ extension Agent {
         }
     }
 
-    func target(for recipient: Recipient) -> HTTPTarget? {
-        guard let http = recipient.http, recipient.enabled, let url = http.url else { return nil }
-        return HTTPTarget(url: url.text, caCertificate: http.caCertificate,
-                          connectTimeout: settings.connectTimeout, requestTimeout: settings.requestTimeout,
-                          userAgent: "outbound-events/\(environment.version)")
+    func target(for recipient: Recipient) -> TransferTarget? {
+        guard recipient.enabled else { return nil }
+        if let http = recipient.http, let url = http.url {
+            return .http(HTTPTarget(url: url.text, caCertificate: http.caCertificate,
+                                    connectTimeout: settings.connectTimeout, requestTimeout: settings.requestTimeout,
+                                    userAgent: "outbound-events/\(environment.version)"))
+        }
+        return smtpTarget()
+    }
+
+    func smtpTarget() -> TransferTarget? {
+        guard settings.smtp.isConfigured else { return nil }
+        return .smtp(SMTPTarget(relay: settings.smtp, connectTimeout: settings.connectTimeout,
+                                requestTimeout: settings.requestTimeout))
+    }
+
+    /// How often a recipient retries: its own interval for webhooks, the relay's for email.
+    func retryInterval(_ recipient: Recipient) -> Millis {
+        recipient.http?.retryInterval ?? settings.smtp.retryInterval
+    }
+
+    /// Whether the transport can serve the slot's recipient now (an email recipient waits while
+    /// no relay is configured).
+    func ready(_ slot: Int, _ recipient: Recipient) -> Bool {
+        applied[slot] != nil && applied[slot]!.recipient === recipient
     }
 
     // MARK: Sending
 
-    /// Starts the head-of-line event of every recipient that is due and has none in flight.
+    /// Starts the head-of-line event of every recipient that is due and has none in flight,
+    /// and the oldest alert email.
     func startDue(_ now: Millis) {
         for slot in slots.indices {
-            guard let recipient = slots[slot], recipient.enabled, let http = recipient.http,
-                  applied[slot]?.recipient === recipient else { continue }
-            guard !recipient.inFlight else { continue }
+            guard let recipient = slots[slot], recipient.enabled, !recipient.inFlight else { continue }
             guard queue.slots[slot].hasPending else {
                 idleMask |= 1 << UInt64(slot)
                 continue
             }
             if closing && !settings.queueSpool.isEmpty { continue }
-            guard recipient.nextAttempt <= now, let event = queue.beginDelivery(slot) else { continue }
-            wire.body(of: event, customFields: http.sendCustomFields, into: &recipient.body)
-            let id = wire.eventID(seq: event.seq)
-            let attemptTime = clock.unixSeconds()
-            var headers = [
-                "Content-Type: application/x-www-form-urlencoded; charset=utf-8",
-                "webhook-id: \(id)",
-                "webhook-timestamp: \(attemptTime)",
-            ]
-            if !http.signingKey.isEmpty {
-                WireFormat.signingInput(id: id, timestamp: attemptTime, body: recipient.body, into: &recipient.signingInput)
-                let signature = HMACSHA256.base64Signature(key: http.signingKey, message: recipient.signingInput)
-                headers.append("webhook-signature: v1,\(signature)")
+            guard ready(slot, recipient) else {
+                if recipient.email != nil && recipient.lastError == nil {
+                    recipient.lastError = "waiting: no SMTP relay is configured (smtp.host)"
+                }
+                continue
             }
+            guard recipient.nextAttempt <= now, let event = queue.beginDelivery(slot) else { continue }
+            let id = wire.eventID(seq: event.seq)
             recipient.currentEventID = id
             recipient.currentEventName = event.nameString
             recipient.inFlight = true
             recipient.attempts += 1
             if recipient.firstAttempt == nil { recipient.firstAttempt = now }
-            transport.start(slot: slot, body: recipient.body, headers: headers)
+            if let http = recipient.http {
+                sendWebhook(event, id: id, slot: slot, recipient: recipient, settings: http)
+            } else if let email = recipient.email {
+                transport.start(slot: slot, mail: eventMail(event, id: id, slot: slot, settings: email))
+            }
         }
+        if !alertInFlight, !alerts.isEmpty, alertNextAttempt <= now, applied[Self.alertSlot] != nil, !closing {
+            alertInFlight = true
+            transport.start(slot: Self.alertSlot, mail: alerts[0].envelope)
+        }
+    }
+
+    func sendWebhook(_ event: EventView, id: String, slot: Int, recipient: Recipient, settings http: HTTPRecipientSettings) {
+        wire.body(of: event, customFields: http.sendCustomFields, into: &recipient.body)
+        let attemptTime = clock.unixSeconds()
+        var headers = [
+            "Content-Type: application/x-www-form-urlencoded; charset=utf-8",
+            "webhook-id: \(id)",
+            "webhook-timestamp: \(attemptTime)",
+        ]
+        if !http.signingKey.isEmpty {
+            WireFormat.signingInput(id: id, timestamp: attemptTime, body: recipient.body, into: &recipient.signingInput)
+            let signature = HMACSHA256.base64Signature(key: http.signingKey, message: recipient.signingInput)
+            headers.append("webhook-signature: v1,\(signature)")
+        }
+        transport.start(slot: slot, body: recipient.body, headers: headers)
     }
 
     // MARK: Outcomes
 
-    /// Applies the end of one attempt (SPEC 2): a 200 moves the recipient on; anything else
+    /// Applies the end of one attempt (SPEC 2): success moves the recipient on; anything else
     /// keeps the event at the head of line and retries it every interval until the retry
     /// duration runs out, then drops it and moves on.
     func apply(_ result: DeliveryResult, slot: Int) {
-        guard let recipient = slots[slot], recipient.inFlight, recipient.enabled,
-              applied[slot]?.recipient === recipient else { return }
+        guard let recipient = slots[slot], recipient.inFlight, recipient.enabled, ready(slot, recipient) else { return }
         recipient.inFlight = false
         let now = clock.monotonic()
-        recipient.lastHTTPStatus = result.status > 0 ? result.status : nil
+        if recipient.http != nil {
+            recipient.lastHTTPStatus = result.status > 0 ? result.status : nil
+        } else {
+            noteRelay(result)
+        }
         if result.succeeded {
             queue.finishDelivery(slot, .delivered)
             recipient.delivered += 1
-            if recipient.failingSince != nil { logRecovery(recipient, now: now) }
+            if recipient.failingSince != nil { recovered(recipient, now: now) }
             recipient.clearFailure()
             recipient.resetDelivery(now: now)
             return
@@ -174,14 +225,14 @@ extension Agent {
             recipient.lastSummary = now
             logFailing(recipient, slot: slot, result: result)
         }
+        let interval = retryInterval(recipient)
         let decision = RetrySchedule.afterFailure(firstAttempt: recipient.firstAttempt ?? now, now: now,
-                                                  interval: recipient.retryInterval,
-                                                  duration: recipient.retryDuration)
+                                                  interval: interval, duration: recipient.retryDuration)
         switch queue.finishDelivery(slot, decision == .drop ? .expired : .failed) {
         case .evicted:
             recipient.firstAttempt = nil
             recipient.attempts = 0
-            recipient.nextAttempt = now + recipient.retryInterval
+            recipient.nextAttempt = now + interval
         case .removed:
             recipient.droppedExpired += 1
             recipient.droppedWhileFailing += 1
@@ -194,19 +245,73 @@ extension Agent {
         }
     }
 
+    /// An alert email finished: sent, or retried every `smtp.retry_interval` for a day.
+    func applyAlert(_ result: DeliveryResult) {
+        guard alertInFlight, !alerts.isEmpty else { return }
+        alertInFlight = false
+        let now = clock.monotonic()
+        noteRelay(result)
+        let alert = alerts[0]
+        if result.succeeded {
+            alerts.removeFirst()
+            log(LogEntry(.info, .alertSent, "alert email sent to \(alert.envelope.recipients.joined(separator: ", ")): \(alert.subject)",
+                         fields: [("OE_RECIPIENT", alert.recipient)]))
+            alertNextAttempt = now
+        } else if now - alert.queuedAt >= Self.alertLifetime {
+            alerts.removeFirst()
+            log(LogEntry(.warning, .emailDropped, "alert email dropped after \(Self.duration(Self.alertLifetime)) of failed attempts: \(alert.subject); last error: \(result.error)",
+                         fields: [("OE_RECIPIENT", alert.recipient), ("OE_ERROR", result.error)]))
+            alertNextAttempt = now
+        } else {
+            alertNextAttempt = now + settings.smtp.retryInterval
+        }
+    }
+
+    /// Keeps the relay's current status, logging when it starts failing and when it recovers.
+    func noteRelay(_ result: DeliveryResult) {
+        if result.succeeded {
+            if let previous = smtpError {
+                log(LogEntry(.notice, .smtpRecovered, "SMTP relay \(settings.smtp.host) accepts mail again (it failed with: \(previous))",
+                             fields: [("OE_URL", relayAddress)]))
+            }
+            smtpError = nil
+        } else {
+            if smtpError == nil {
+                log(LogEntry(.warning, .smtpFailing, "SMTP relay \(relayAddress) failing: \(result.error)",
+                             fields: [("OE_URL", relayAddress), ("OE_ERROR", result.error)]
+                                + (result.status > 0 ? [("OE_SMTP_STATUS", String(result.status))] : [])))
+            }
+            smtpError = result.error.hasPrefix("SMTP: ") ? String(result.error.dropFirst(6)) : result.error
+        }
+    }
+
+    var relayAddress: String { "\(settings.smtp.encryption == .tls ? "smtps" : "smtp")://\(settings.smtp.host):\(settings.smtp.effectivePort)" }
+
+    func recovered(_ recipient: Recipient, now: Millis) {
+        logRecovery(recipient, now: now)
+        if recipient.alerted { queueRecoveryAlert(recipient, now: now) }
+    }
+
     // MARK: Periodic work
 
     func housekeeping(_ now: Millis) {
         for (slot, recipient) in slots.enumerated() {
             guard let recipient, recipient.enabled else { continue }
             reportOverflow(recipient, slot: slot)
-            if let since = recipient.failingSinceMonotonic,
-               RetrySchedule.summaryDue(lastSummary: recipient.lastSummary, now: now) {
+            guard let since = recipient.failingSinceMonotonic else { continue }
+            if RetrySchedule.summaryDue(lastSummary: recipient.lastSummary, now: now) {
                 recipient.lastSummary = now
                 log(LogEntry(.notice, .recipientStillFailing,
-                             "recipient \(Values.quote(recipient.name)) still failing after \(Self.duration(now - since)): \(recipient.attemptsWhileFailing) failed attempts, \(queue.slots[slot].queued) events queued, \(recipient.droppedWhileFailing) dropped; last error: \(recipient.lastError ?? "")",
+                             "recipient \(Values.quote(recipient.name)) still failing after \(Self.duration(now - since)): \(Self.count(recipient.attemptsWhileFailing, "failed attempt")), \(Self.count(queue.slots[slot].queued, "event")) queued, \(recipient.droppedWhileFailing) dropped; last error: \(recipient.lastError ?? "")",
                              fields: recipient.logFields + [("OE_ERROR", recipient.lastError ?? ""),
                                                             ("OE_ATTEMPT", String(recipient.attempts))]))
+            }
+            if let http = recipient.http, !http.emailContacts.isEmpty,
+               RetrySchedule.alertDue(failingSince: since, lastAlert: recipient.lastAlert, now: now,
+                                      after: http.emailAlertAfter, resend: http.emailAlertResend) {
+                recipient.lastAlert = now
+                recipient.alerted = true
+                queueFailureAlert(recipient, slot: slot, now: now)
             }
         }
     }
@@ -215,11 +320,11 @@ extension Agent {
     func reportOverflow(_ recipient: Recipient, slot: Int) {
         let dropped = queue.slots[slot].droppedOverflow
         guard dropped > recipient.overflowLogged else { return }
-        let count = dropped - recipient.overflowLogged
+        let count = Int(dropped - recipient.overflowLogged)
         recipient.overflowLogged = dropped
         let action = settings.queueOverflow == .dropOldest ? "evicted to make room" : "refused"
         log(LogEntry(.warning, .queueOverflow,
-                     "queue full: \(count) event\(count == 1 ? "" : "s") for recipient \(Values.quote(recipient.name)) \(action) (queue.capacity \(settings.queueCapacity) bytes, queue.overflow \(settings.queueOverflow.rawValue)); \(dropped) in all",
+                     "queue full: \(Self.count(count, "event")) for recipient \(Values.quote(recipient.name)) \(action) (queue.capacity \(settings.queueCapacity) bytes, queue.overflow \(settings.queueOverflow.rawValue)); \(dropped) in all",
                      fields: recipient.logFields))
     }
 
@@ -228,8 +333,12 @@ extension Agent {
     func nextWake(_ now: Millis) -> Millis {
         var wake = Self.housekeepingInterval - (now - lastHousekeeping)
         for (slot, recipient) in slots.enumerated() {
-            guard let recipient, recipient.enabled, !recipient.inFlight, queue.slots[slot].hasPending else { continue }
+            guard let recipient, recipient.enabled, !recipient.inFlight, queue.slots[slot].hasPending,
+                  ready(slot, recipient) else { continue }
             wake = min(wake, recipient.nextAttempt - now)
+        }
+        if !alertInFlight && !alerts.isEmpty && applied[Self.alertSlot] != nil {
+            wake = min(wake, alertNextAttempt - now)
         }
         if closing { wake = min(wake, closeDeadline - now) }
         return max(0, wake)
@@ -245,11 +354,11 @@ extension Agent {
     /// Cancels what is in flight and logs what is lost (nothing with a spool: it stays there).
     func finishClosing() {
         var lost: [(name: String, count: Int)] = []
+        for slot in applied.indices where applied[slot] != nil {
+            transport.release(slot: slot)
+            applied[slot] = nil
+        }
         for slot in slots.indices {
-            if applied[slot] != nil {
-                transport.release(slot: slot)
-                applied[slot] = nil
-            }
             guard let recipient = slots[slot], recipient.enabled else { continue }
             if recipient.inFlight {
                 queue.cancelDelivery(slot)
@@ -264,7 +373,7 @@ extension Agent {
         let total = lost.reduce(0) { $0 + $1.count }
         let detail = lost.map { "\($0.name): \($0.count)" }.joined(separator: ", ")
         log(LogEntry(.error, .eventsLostAtShutdown,
-                     "closing after shutdown_timeout: \(total) undelivered event\(total == 1 ? "" : "s") lost (no queue.spool) — \(detail)",
+                     "closing after shutdown_timeout: \(Self.count(total, "undelivered event")) lost (no queue.spool) — \(detail)",
                      fields: [("OE_LOST_EVENTS", String(total))]))
     }
 
@@ -272,16 +381,17 @@ extension Agent {
 
     func logFailing(_ recipient: Recipient, slot: Int, result: DeliveryResult) {
         let id: MessageID = result.failure == .tls ? .tlsVerificationFailed : .recipientFailing
-        let what = result.failure == .tls ? "TLS with \(recipient.http?.url?.redacted ?? "") failed" : "failing"
+        let what = result.failure == .tls && recipient.http != nil
+            ? "TLS with \(recipient.http?.url?.redacted ?? "") failed" : "failing"
         log(LogEntry(.warning, id,
-                     "recipient \(Values.quote(recipient.name)) \(what): \(result.error) (event \(recipient.currentEventName) \(recipient.currentEventID), attempt \(recipient.attempts)); retrying every \(Self.duration(recipient.retryInterval)), \(queue.slots[slot].queued) events queued",
+                     "recipient \(Values.quote(recipient.name)) \(what): \(result.error) (event \(recipient.currentEventName) \(recipient.currentEventID), attempt \(recipient.attempts)); retrying every \(Self.duration(retryInterval(recipient))), \(Self.count(queue.slots[slot].queued, "event")) queued",
                      fields: eventFields(recipient, result: result)))
     }
 
     func logExpired(_ recipient: Recipient, slot: Int, result: DeliveryResult, now: Millis) {
         let failingFor = Self.duration(now - (recipient.firstAttempt ?? now))
-        log(LogEntry(.warning, .eventExpired,
-                     "recipient \(Values.quote(recipient.name)) dropped event \(recipient.currentEventName) \(recipient.currentEventID) after \(recipient.attempts) attempts over \(failingFor) (retry_duration \(Self.duration(recipient.retryDuration))); last error: \(result.error)",
+        log(LogEntry(.warning, recipient.email != nil ? .emailDropped : .eventExpired,
+                     "recipient \(Values.quote(recipient.name)) dropped event \(recipient.currentEventName) \(recipient.currentEventID) after \(Self.count(recipient.attempts, "attempt")) over \(failingFor) (retry_duration \(Self.duration(recipient.retryDuration))); last error: \(result.error)",
                      fields: eventFields(recipient, result: result)))
     }
 
@@ -290,8 +400,8 @@ extension Agent {
         log(LogEntry(.notice, .recipientRecovered,
                      "recipient \(Values.quote(recipient.name)) recovered after \(after) and \(Self.count(recipient.attemptsWhileFailing, "failed attempt")) (\(Self.count(recipient.droppedWhileFailing, "event")) dropped meanwhile)",
                      fields: recipient.logFields + [("OE_EVENT", recipient.currentEventName),
-                                                    ("OE_EVENT_ID", recipient.currentEventID),
-                                                    ("OE_HTTP_STATUS", "200")]))
+                                                    ("OE_EVENT_ID", recipient.currentEventID)]
+                        + (recipient.lastHTTPStatus.map { [("OE_HTTP_STATUS", String($0))] } ?? [])))
     }
 
     func eventFields(_ recipient: Recipient, result: DeliveryResult) -> [(name: String, value: String)] {
@@ -301,7 +411,9 @@ extension Agent {
             ("OE_ATTEMPT", String(recipient.attempts)),
             ("OE_ERROR", result.error),
         ]
-        if result.status > 0 { fields.append(("OE_HTTP_STATUS", String(result.status))) }
+        if result.status > 0 {
+            fields.append((recipient.http != nil ? "OE_HTTP_STATUS" : "OE_SMTP_STATUS", String(result.status)))
+        }
         return fields
     }
 

@@ -26,6 +26,9 @@ final class Recipient {
     var lastSummary: Millis = 0
     var lastError: String?
     var lastHTTPStatus: Int?
+    /// When the last failure alert was queued, and whether a recovery email is owed.
+    var lastAlert: Millis?
+    var alerted = false
 
     // Counters over the recipient's life.
     var delivered: UInt64 = 0
@@ -56,7 +59,6 @@ final class Recipient {
         http?.events.contains(eventIndex) ?? email?.events.contains(eventIndex) ?? false
     }
 
-    var retryInterval: Millis { http?.retryInterval ?? 60_000 }
     var retryDuration: Millis { http?.retryDuration ?? email?.retryDuration ?? 86_400_000 }
 
     /// Forgets the head-of-line schedule, as when the recipient starts afresh.
@@ -68,6 +70,8 @@ final class Recipient {
     }
 
     func clearFailure() {
+        lastAlert = nil
+        alerted = false
         failingSince = nil
         failingSinceMonotonic = nil
         attemptsWhileFailing = 0

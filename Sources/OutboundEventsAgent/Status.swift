@@ -27,7 +27,9 @@ extension Agent {
                 json.field("spool", settings.queueSpool.isEmpty ? nil : settings.queueSpool)
             }
             json.object("smtp") { json in
-                json.field("status", settings.smtp.isConfigured ? "OK" : "not configured")
+                json.field("status", settings.smtp.isConfigured ? smtpError ?? "OK" : "not configured")
+                json.field("relay", settings.smtp.isConfigured ? relayAddress : nil)
+                json.field("pending_alerts", alerts.count)
             }
             json.array("recipients") { json in
                 for (slot, recipient) in slots.enumerated() {
@@ -68,9 +70,4 @@ extension Agent {
         }
     }
 
-    func writeStatusFile(_ text: String) {
-        let path = lock.withLock { settings.statusPath }
-        guard !path.isEmpty else { return }
-        Files.writeAtomically(path, text + "\n")
-    }
 }

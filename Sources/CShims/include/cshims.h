@@ -15,6 +15,8 @@ CURLcode cshims_curl_easy_setopt_long(CURL *curl, CURLoption option, long value)
 CURLcode cshims_curl_easy_setopt_pointer(CURL *curl, CURLoption option, const void *value);
 CURLcode cshims_curl_easy_setopt_offset(CURL *curl, CURLoption option, curl_off_t value);
 CURLcode cshims_curl_easy_setopt_callback(CURL *curl, CURLoption option, cshims_data_callback value);
+typedef int (*cshims_debug_callback)(CURL *curl, curl_infotype type, char *data, size_t size, void *context);
+CURLcode cshims_curl_easy_setopt_debug(CURL *curl, cshims_debug_callback value);
 /* Copies the bytes (CURL_BLOB_COPY), so the caller may free them at once. */
 CURLcode cshims_curl_easy_setopt_blob(CURL *curl, CURLoption option, const void *data, size_t length);
 

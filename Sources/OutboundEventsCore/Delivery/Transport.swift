@@ -1,11 +1,14 @@
-/// What the agent asks of an HTTP transport, and what it gets back. The real transport is
-/// libcurl's multi interface (module HTTPDelivery); unit tests of the agent use a fake.
-/// Every method but `wakeup` is called on the agent's delivery thread only.
-public protocol HTTPTransport: AnyObject {
-    /// Sets where a slot delivers. Called before the first `start` and after every edit.
-    func configure(slot: Int, target: HTTPTarget)
-    /// Starts one POST of `body` with `headers` ("Name: value"). The transport copies both.
+/// What the agent asks of a transport, and what it gets back. The real transport is libcurl's
+/// multi interface (module Delivery), which carries both webhooks and mail so that a slow relay
+/// never holds up a webhook; unit tests of the agent use a fake. Every method but `wakeup` is
+/// called on the agent's delivery thread only.
+public protocol Transport: AnyObject {
+    /// Sets where a slot delivers. Called before the first `start` and after every change.
+    func configure(slot: Int, target: TransferTarget)
+    /// Starts one HTTP POST of `body` with `headers` ("Name: value"). Copies both.
     func start(slot: Int, body: [UInt8], headers: [String])
+    /// Hands one message to the SMTP relay. Copies it.
+    func start(slot: Int, mail: MailEnvelope)
     /// Abandons the slot's transfer, if any; the slot keeps its configuration.
     func cancel(slot: Int)
     /// Abandons the slot's transfer and forgets the slot (its recipient is gone or disabled).
@@ -17,7 +20,12 @@ public protocol HTTPTransport: AnyObject {
     func wakeup()
 }
 
-/// Where and how a slot delivers.
+public enum TransferTarget: Equatable, Sendable {
+    case http(HTTPTarget)
+    case smtp(SMTPTarget)
+}
+
+/// Where and how a webhook slot delivers.
 public struct HTTPTarget: Equatable, Sendable {
     public var url: String
     /// PEM of the only CA to trust; empty: the system trust store.
@@ -36,11 +44,39 @@ public struct HTTPTarget: Equatable, Sendable {
     }
 }
 
-/// The end of one attempt. Success is HTTP 200 and nothing else.
+/// The SMTP relay a mail slot hands messages to.
+public struct SMTPTarget: Equatable, Sendable {
+    public var relay: SMTPSettings
+    public var connectTimeout: Millis
+    public var requestTimeout: Millis
+
+    public init(relay: SMTPSettings, connectTimeout: Millis, requestTimeout: Millis) {
+        self.relay = relay
+        self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
+    }
+}
+
+/// One message for the relay: the envelope sender and recipients, and the rendered message.
+public struct MailEnvelope: Sendable, Equatable {
+    public var from: String
+    public var recipients: [String]
+    public var message: [UInt8]
+
+    public init(from: String, recipients: [String], message: [UInt8]) {
+        self.from = from
+        self.recipients = recipients
+        self.message = message
+    }
+}
+
+/// The end of one attempt. For HTTP, success is status 200 and nothing else; for SMTP, the
+/// relay accepting the message.
 public struct DeliveryResult: Equatable, Sendable {
     public enum Failure: String, Sendable {
-        /// The receiver answered with another status (a 3xx included: redirects are not followed).
-        case status
+        /// The peer answered with a refusal: another HTTP status (a 3xx included: redirects are
+        /// not followed), or an SMTP reply rejecting the message.
+        case refused
         /// Name resolution, connection refused or reset, or another network error.
         case network
         /// The peer's certificate did not verify, or the handshake failed.
@@ -48,17 +84,18 @@ public struct DeliveryResult: Equatable, Sendable {
         case timeout
     }
 
-    /// HTTP status received, 0 when none was.
+    /// HTTP status or SMTP reply code received, 0 when none was.
     public var status: Int
-    /// Nil on success; otherwise what went wrong and a short human-readable reason.
+    /// Nil on success.
     public var failure: Failure?
+    /// What went wrong, short and readable; empty on success.
     public var error: String
     public var elapsed: Millis
 
     public var succeeded: Bool { failure == nil }
 
-    public static func success(elapsed: Millis) -> DeliveryResult {
-        DeliveryResult(status: 200, failure: nil, error: "", elapsed: elapsed)
+    public static func success(status: Int = 200, elapsed: Millis) -> DeliveryResult {
+        DeliveryResult(status: status, failure: nil, error: "", elapsed: elapsed)
     }
 
     public init(status: Int, failure: Failure?, error: String, elapsed: Millis) {

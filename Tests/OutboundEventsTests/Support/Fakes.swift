@@ -5,7 +5,7 @@ import Synchronization
 
 /// A transport that never touches the network: it records what the agent starts and finishes
 /// transfers when the test says so.
-final class FakeTransport: HTTPTransport, @unchecked Sendable {
+final class FakeTransport: Transport, @unchecked Sendable {
     struct Request {
         let slot: Int
         let url: String
@@ -13,12 +13,13 @@ final class FakeTransport: HTTPTransport, @unchecked Sendable {
         let headers: [String: String]
     }
 
-    private let state = Mutex<(targets: [Int: HTTPTarget], requests: [Request], inFlight: Set<Int>,
-                               finished: [(Int, DeliveryResult)])>(([:], [], [], []))
+    private let state = Mutex<(targets: [Int: TransferTarget], requests: [Request], mails: [(slot: Int, mail: MailEnvelope)],
+                               inFlight: Set<Int>, finished: [(Int, DeliveryResult)])>(([:], [], [], [], []))
 
     var requests: [Request] { state.withLock { $0.requests } }
+    var mails: [(slot: Int, mail: MailEnvelope)] { state.withLock { $0.mails } }
     var inFlight: Set<Int> { state.withLock { $0.inFlight } }
-    func target(_ slot: Int) -> HTTPTarget? { state.withLock { $0.targets[slot] } }
+    func target(_ slot: Int) -> TransferTarget? { state.withLock { $0.targets[slot] } }
 
     /// Finishes the transfer in flight on `slot`; the agent sees it at its next turn.
     func finish(_ slot: Int, _ result: DeliveryResult) {
@@ -31,10 +32,10 @@ final class FakeTransport: HTTPTransport, @unchecked Sendable {
 
     func succeed(_ slot: Int) { finish(slot, .success(elapsed: 1)) }
     func fail(_ slot: Int, status: Int = 503) {
-        finish(slot, DeliveryResult(status: status, failure: .status, error: "HTTP \(status) Service Unavailable", elapsed: 1))
+        finish(slot, DeliveryResult(status: status, failure: .refused, error: "HTTP \(status) Service Unavailable", elapsed: 1))
     }
 
-    func configure(slot: Int, target: HTTPTarget) {
+    func configure(slot: Int, target: TransferTarget) {
         state.withLock { $0.targets[slot] = target; $0.inFlight.remove(slot) }
     }
 
@@ -45,8 +46,16 @@ final class FakeTransport: HTTPTransport, @unchecked Sendable {
                 let parts = header.split(separator: ":", maxSplits: 1)
                 fields[String(parts[0]).lowercased()] = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
             }
-            state.requests.append(Request(slot: slot, url: state.targets[slot]?.url ?? "",
-                                          body: String(decoding: body, as: UTF8.self), headers: fields))
+            var url = ""
+            if case .http(let target)? = state.targets[slot] { url = target.url }
+            state.requests.append(Request(slot: slot, url: url, body: String(decoding: body, as: UTF8.self), headers: fields))
+            state.inFlight.insert(slot)
+        }
+    }
+
+    func start(slot: Int, mail: MailEnvelope) {
+        state.withLock { state in
+            state.mails.append((slot, mail))
             state.inFlight.insert(slot)
         }
     }

@@ -181,3 +181,85 @@ final class LiveAgent: @unchecked Sendable {
         return (status["recipients"] as! [[String: Any]]).first { $0["name"] as? String == name }!
     }
 }
+
+/// A real SMTP relay on 127.0.0.1 (scripts/smtp-receiver.py, Debian's aiosmtpd), plain or with
+/// STARTTLS, optionally requiring a login. Accepted messages are read back parsed by Python's
+/// email package, as a mail system would see them.
+final class SMTPRelay: @unchecked Sendable {
+    let directory = temporaryDirectory("smtp")
+    let tls: (cert: String, key: String)?
+    let auth: String?
+    private(set) var port = 0
+    private var process: Process?
+
+    struct Message {
+        let from: String
+        let to: [String]
+        let subject: String
+        let body: String
+        let headers: [String: String]
+        let tls: Bool
+        let raw: String
+    }
+
+    init(tls: (cert: String, key: String)? = nil, auth: String? = nil) throws {
+        self.tls = tls
+        self.auth = auth
+        try start(port: 0)
+    }
+
+    deinit { stop() }
+
+    func setControl(_ text: String) {
+        try! text.write(to: directory.appendingPathComponent("control"), atomically: true, encoding: .utf8)
+    }
+
+    func start(port: Int) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        var arguments = [repositoryRoot + "/scripts/smtp-receiver.py", "--dir", directory.path,
+                         "--control", directory.appendingPathComponent("control").path, "--port", String(port)]
+        if let tls { arguments += ["--cert", tls.cert, "--key", tls.key] }
+        if let auth { arguments += ["--auth", auth] }
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        self.process = process
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        guard line.hasPrefix("PORT "), let number = Int(line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw ConfigError(.io, "SMTP relay did not start: \(line)")
+        }
+        self.port = number
+    }
+
+    func stop() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    func restart() throws { try start(port: port) }
+
+    var messages: [Message] {
+        guard let text = try? String(contentsOf: directory.appendingPathComponent("messages.jsonl"), encoding: .utf8) else {
+            return []
+        }
+        return text.split(separator: "\n").compactMap { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            return Message(from: object["mail_from"] as! String, to: object["rcpt_tos"] as! [String],
+                           subject: object["subject"] as! String,
+                           body: (object["body"] as! String).replacingOccurrences(of: "\r\n", with: "\n"),
+                           headers: object["headers"] as! [String: String], tls: object["tls"] as! Bool,
+                           raw: object["data"] as! String)
+        }
+    }
+
+    /// Agent settings that point at this relay.
+    func settings(encryption: String = "none", extra: [(String, String)] = []) -> [(String, String)] {
+        [("smtp.host", tls == nil ? "127.0.0.1" : "localhost"), ("smtp.port", String(port)),
+         ("smtp.encryption", encryption), ("smtp.from", "appliance@bseries.example"),
+         ("smtp.retry_interval", "200ms")] + extra
+    }
+}

@@ -1,0 +1,102 @@
+import CCurl
+import CShims
+import OutboundEventsCore
+
+/// A webhook slot: POSTs form bodies, reads at most `responseLimit` bytes of any answer, and
+/// turns the outcome into a result a person can read ("HTTP 503 Service Unavailable: ...").
+final class HTTPTransfer: Transfer {
+    /// Response bodies are read up to this many bytes, then the transfer is cut: a hostile
+    /// receiver streaming gigabytes costs nothing.
+    static let responseLimit = 64 * 1024
+
+    var body: [UInt8] = []
+    var headerList: UnsafeMutablePointer<curl_slist>?
+    /// The last status line received ("HTTP/1.1 503 Service Unavailable").
+    var statusLine: [UInt8] = []
+    /// The start of the response body, for the error message, and how much arrived in all.
+    var responseStart: [UInt8] = []
+    var responseBytes = 0
+
+    init(slot: Int, target: HTTPTarget) {
+        super.init(slot: slot, url: target.url, protocols: "http,https", caCertificate: target.caCertificate,
+                   connectTimeout: target.connectTimeout, requestTimeout: target.requestTimeout)
+        guard let easy else { return }
+        cshims_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0)
+        cshims_curl_easy_setopt_long(easy, CURLOPT_POST, 1)
+        target.userAgent.withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_USERAGENT, $0) }
+        cshims_curl_easy_setopt_callback(easy, CURLOPT_WRITEFUNCTION, { data, size, count, context in
+            let transfer = Unmanaged<HTTPTransfer>.fromOpaque(context!).takeUnretainedValue()
+            return transfer.received(UnsafeRawBufferPointer(start: data, count: size * count))
+        })
+        cshims_curl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, context)
+        cshims_curl_easy_setopt_callback(easy, CURLOPT_HEADERFUNCTION, { data, size, count, context in
+            let transfer = Unmanaged<HTTPTransfer>.fromOpaque(context!).takeUnretainedValue()
+            transfer.receivedHeader(UnsafeRawBufferPointer(start: data, count: size * count))
+            return size * count
+        })
+        cshims_curl_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, context)
+    }
+
+    deinit {
+        curl_slist_free_all(headerList)
+    }
+
+    func prepare(body: [UInt8], headers: [String]) {
+        guard let easy else { return }
+        self.body = body
+        curl_slist_free_all(headerList)
+        headerList = nil
+        // "Expect:" stops libcurl from waiting for a 100-continue on larger bodies.
+        for header in headers + ["Expect:"] {
+            headerList = curl_slist_append(headerList, header)
+        }
+        cshims_curl_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, headerList)
+        self.body.withUnsafeBytes { bytes in
+            _ = cshims_curl_easy_setopt_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
+            _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_POSTFIELDS, bytes.baseAddress)
+        }
+        statusLine.removeAll(keepingCapacity: true)
+        responseStart.removeAll(keepingCapacity: true)
+        responseBytes = 0
+        errorBuffer[0] = 0
+    }
+
+    func received(_ data: UnsafeRawBufferPointer) -> Int {
+        if responseStart.count < 200 { responseStart.append(contentsOf: data.prefix(200 - responseStart.count)) }
+        responseBytes += data.count
+        return responseBytes > Self.responseLimit ? 0 : data.count
+    }
+
+    func receivedHeader(_ line: UnsafeRawBufferPointer) {
+        if line.starts(with: Array("HTTP/".utf8)) {
+            statusLine = Array(line.prefix { $0 != 0x0D && $0 != 0x0A }.prefix(120))
+        }
+    }
+
+    override func result(_ code: CURLcode) -> DeliveryResult {
+        let status = responseCode
+        let cutShort = code == CURLE_WRITE_ERROR && responseBytes > Self.responseLimit
+        if code == CURLE_OK || cutShort {
+            if status == 200 { return .success(elapsed: elapsed) }
+            return DeliveryResult(status: status, failure: .refused, error: statusMessage(status), elapsed: elapsed)
+        }
+        let (failure, error) = failure(code)
+        return DeliveryResult(status: status, failure: failure, error: error, elapsed: elapsed)
+    }
+
+    /// "HTTP 503 Service Unavailable: <start of the body>", or for a redirect where it pointed.
+    func statusMessage(_ status: Int) -> String {
+        var text = "HTTP \(status)"
+        let parts = String(decoding: statusLine, as: UTF8.self).split(separator: " ", maxSplits: 2)
+        if parts.count == 3 { text += " " + Self.printable(Array(parts[2].utf8), limit: 60) }
+        if (300...399).contains(status) {
+            var location: UnsafePointer<CChar>?
+            if let easy { cshims_curl_easy_getinfo_string(easy, CURLINFO_REDIRECT_URL, &location) }
+            return text + (location.map {
+                ": redirect to \(Self.printable(Array(String(cString: $0).utf8), limit: 200)) not followed"
+            } ?? ": redirect not followed")
+        }
+        let snippet = Self.printable(responseStart, limit: 120)
+        return snippet.isEmpty ? text : text + ": " + snippet
+    }
+}

@@ -1,0 +1,97 @@
+import CCurl
+import CShims
+import OutboundEventsCore
+
+/// A mail slot: hands one message at a time to the SMTP relay (plain, STARTTLS or implicit
+/// TLS), and keeps the relay's last reply so a refusal reads as the relay wrote it
+/// ("550 5.7.1 Relaying denied").
+final class SMTPTransfer: Transfer {
+    var message: [UInt8] = []
+    var readOffset = 0
+    var recipientList: UnsafeMutablePointer<curl_slist>?
+    /// The relay's last reply line, and the last one that refused something (4xx or 5xx).
+    var lastReply: [UInt8] = []
+    var lastRefusal: [UInt8] = []
+
+    init(slot: Int, target: SMTPTarget) {
+        let relay = target.relay
+        let host = relay.host.contains(":") ? "[\(relay.host)]" : relay.host
+        let scheme = relay.encryption == .tls ? "smtps" : "smtp"
+        super.init(slot: slot, url: "\(scheme)://\(host):\(relay.effectivePort)", protocols: "smtp,smtps",
+                   caCertificate: relay.caCertificate, connectTimeout: target.connectTimeout,
+                   requestTimeout: target.requestTimeout)
+        guard let easy else { return }
+        cshims_curl_easy_setopt_long(easy, CURLOPT_USE_SSL, Int(relay.encryption == .none ? CURLUSESSL_NONE.rawValue : CURLUSESSL_ALL.rawValue))
+        if !relay.username.isEmpty {
+            relay.username.withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_USERNAME, $0) }
+            relay.password.withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_PASSWORD, $0) }
+        }
+        // One refused address must not hold every other recipient's mail back.
+        cshims_curl_easy_setopt_long(easy, CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1)
+        cshims_curl_easy_setopt_long(easy, CURLOPT_UPLOAD, 1)
+        cshims_curl_easy_setopt_callback(easy, CURLOPT_READFUNCTION, { buffer, size, count, context in
+            let transfer = Unmanaged<SMTPTransfer>.fromOpaque(context!).takeUnretainedValue()
+            return transfer.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: size * count))
+        })
+        cshims_curl_easy_setopt_pointer(easy, CURLOPT_READDATA, context)
+        // The relay's replies reach us only through the debug callback.
+        cshims_curl_easy_setopt_long(easy, CURLOPT_VERBOSE, 1)
+        cshims_curl_easy_setopt_debug(easy, { _, type, data, size, context in
+            guard type == CURLINFO_HEADER_IN, let data else { return 0 }
+            let transfer = Unmanaged<SMTPTransfer>.fromOpaque(context!).takeUnretainedValue()
+            transfer.replied(UnsafeRawBufferPointer(start: data, count: size))
+            return 0
+        })
+        cshims_curl_easy_setopt_pointer(easy, CURLOPT_DEBUGDATA, context)
+    }
+
+    deinit {
+        curl_slist_free_all(recipientList)
+    }
+
+    func prepare(_ mail: MailEnvelope) {
+        guard let easy else { return }
+        message = mail.message
+        readOffset = 0
+        lastReply = []
+        lastRefusal = []
+        errorBuffer[0] = 0
+        curl_slist_free_all(recipientList)
+        recipientList = nil
+        for address in mail.recipients { recipientList = curl_slist_append(recipientList, "<\(address)>") }
+        cshims_curl_easy_setopt_pointer(easy, CURLOPT_MAIL_RCPT, recipientList)
+        "<\(mail.from)>".withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_MAIL_FROM, $0) }
+        cshims_curl_easy_setopt_offset(easy, CURLOPT_INFILESIZE_LARGE, curl_off_t(message.count))
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        let count = min(buffer.count, message.count - readOffset)
+        guard count > 0 else { return 0 }
+        message.withUnsafeBytes { source in
+            buffer.baseAddress!.copyMemory(from: source.baseAddress! + readOffset, byteCount: count)
+        }
+        readOffset += count
+        return count
+    }
+
+    func replied(_ line: UnsafeRawBufferPointer) {
+        let text = Array(line.prefix { $0 != 0x0D && $0 != 0x0A }.prefix(200))
+        lastReply = text
+        if let first = text.first, first == UInt8(ascii: "4") || first == UInt8(ascii: "5") { lastRefusal = text }
+    }
+
+    override func result(_ code: CURLcode) -> DeliveryResult {
+        let reply = Self.printable(lastRefusal.isEmpty ? lastReply : lastRefusal, limit: 160)
+        let replyCode = Int(String(decoding: (lastRefusal.isEmpty ? lastReply : lastRefusal).prefix(3), as: UTF8.self)) ?? responseCode
+        if code == CURLE_OK { return .success(status: replyCode, elapsed: elapsed) }
+        var (failure, error) = failure(code)
+        if failure == .network && !lastRefusal.isEmpty {
+            failure = .refused
+            error = "relay replied \(reply)"
+        } else if code == CURLE_LOGIN_DENIED {
+            failure = .refused
+            error = "relay refused the login: \(reply)"
+        }
+        return DeliveryResult(status: lastRefusal.isEmpty ? 0 : replyCode, failure: failure, error: "SMTP: " + error, elapsed: elapsed)
+    }
+}

@@ -1,0 +1,94 @@
+import OutboundEventsCore
+
+/// An email waiting for the relay that is not an event: a failure alert or a recovery notice.
+struct PendingMail {
+    let recipient: String
+    let subject: String
+    let envelope: MailEnvelope
+    let queuedAt: Millis
+}
+
+/// The two kinds of email (SPEC 2 and 4): one per selected event for email recipients, and
+/// failure alerts for HTTP recipients with email contacts.
+extension Agent {
+    /// Alerts not accepted by the relay within a day are dropped: by then they are stale.
+    static let alertLifetime: Millis = 86_400_000
+    /// At most this many alerts wait; the oldest goes first when more come.
+    static let maxPendingAlerts = 100
+
+    /// The envelope sender: `smtp.from`, or outbound-events at this host.
+    var mailFrom: String {
+        settings.smtp.from.isEmpty ? "outbound-events@\(Self.hostName().isEmpty ? "localhost" : Self.hostName())" : settings.smtp.from
+    }
+
+    var mailDomain: String {
+        String(mailFrom.split(separator: "@").last ?? "localhost")
+    }
+
+    /// One event as an email: subject and body from the recipient's templates, addressed to all
+    /// of its addresses. The Message-ID is the same on every attempt, like a webhook-id.
+    func eventMail(_ event: EventView, id: String, slot: Int, settings email: EmailRecipientSettings) -> MailEnvelope {
+        let index = profile.index(of: event.nameString) ?? 0
+        let values = MacroValues(event: event, label: profile.events[index].label, version: profile.version,
+                                 applianceID: settings.applianceID)
+        let message = MailMessage(from: mailFrom, to: email.addresses, subject: email.subject.render(values),
+                                  body: email.body?.render(values) ?? EventEmail.defaultBody(values),
+                                  date: clock.unixSeconds(), messageID: "\(id).r\(slot)@\(mailDomain)")
+        return MailEnvelope(from: mailFrom, recipients: email.addresses, message: message.rendered())
+    }
+
+    /// "recipient X has been failing for 1h": what, since when, what is queued and dropped.
+    func queueFailureAlert(_ recipient: Recipient, slot: Int, now: Millis) {
+        guard let http = recipient.http, let since = recipient.failingSince else { return }
+        let failingFor = Self.duration(now - (recipient.failingSinceMonotonic ?? now))
+        let subject = "Outbound events: HTTP recipient \"\(recipient.name)\" on \(settings.applianceID) failing for \(failingFor)"
+        let body = """
+            The HTTP recipient "\(recipient.name)" of appliance \(settings.applianceID) has not accepted events for \(failingFor).
+
+            URL:             \(http.url?.redacted ?? "")
+            Last error:      \(recipient.lastError ?? "")
+            Failing since:   \(RFC3339.format(since))
+            Queued events:   \(queue.slots[slot].queued)
+            Dropped so far:  \(recipient.droppedExpired) after their retry duration, \(queue.slots[slot].droppedOverflow) for lack of queue space
+            Retrying:        every \(Self.duration(http.retryInterval)); an event is dropped after \(Self.duration(http.retryDuration)) of failures
+
+            While it keeps failing, this alert is sent again every \(Self.duration(http.emailAlertResend)).
+            On the appliance: journalctl -x -t \(settings.logIdentifier) OE_RECIPIENT=\(recipient.name)
+            """
+        queueAlert(recipient.name, to: http.emailContacts, subject: subject, body: body, now: now)
+    }
+
+    /// Sent once when a recipient that had alerted accepts events again.
+    func queueRecoveryAlert(_ recipient: Recipient, now: Millis) {
+        guard let http = recipient.http else { return }
+        let failedFor = Self.duration(now - (recipient.failingSinceMonotonic ?? now))
+        let subject = "Outbound events: HTTP recipient \"\(recipient.name)\" on \(settings.applianceID) recovered"
+        let body = """
+            The HTTP recipient "\(recipient.name)" of appliance \(settings.applianceID) accepts events again, after failing for \(failedFor).
+
+            URL:              \(http.url?.redacted ?? "")
+            Failed attempts:  \(recipient.attemptsWhileFailing)
+            Events dropped:   \(recipient.droppedWhileFailing) while it failed
+            Queued events are being delivered now, in order.
+            """
+        queueAlert(recipient.name, to: http.emailContacts, subject: subject, body: body, now: now)
+    }
+
+    func queueAlert(_ recipient: String, to contacts: [String], subject: String, body: String, now: Millis) {
+        let message = MailMessage(from: mailFrom, to: contacts, subject: subject, body: body + "\n",
+                                  date: clock.unixSeconds(),
+                                  messageID: "alert-\(wire.instance)-\(now)-\(alerts.count)@\(mailDomain)")
+        if alerts.count >= Self.maxPendingAlerts {
+            let dropped = alerts.remove(at: alertInFlight ? 1 : 0)
+            log(LogEntry(.warning, .emailDropped, "alert email dropped, \(Self.maxPendingAlerts) were already waiting for the relay: \(dropped.subject)",
+                         fields: [("OE_RECIPIENT", dropped.recipient)]))
+        }
+        alerts.append(PendingMail(recipient: recipient, subject: subject,
+                                  envelope: MailEnvelope(from: mailFrom, recipients: contacts, message: message.rendered()),
+                                  queuedAt: now))
+        if !settings.smtp.isConfigured {
+            log(LogEntry(.warning, .smtpFailing, "alert email for recipient \(Values.quote(recipient)) waits: no SMTP relay is configured (smtp.host)",
+                         fields: [("OE_RECIPIENT", recipient)]))
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import OutboundEventsAgent
+import OutboundEventsCore
+import Testing
+
+extension LiveAgent {
+    func putEmail(_ name: String, _ settings: [(String, String)]) throws(ConfigError) {
+        try agent.putEmailRecipient(name, settings.map { (key: $0.0, value: $0.1) })
+    }
+
+    var smtpStatus: String {
+        let status = try! JSONSerialization.jsonObject(with: Data(agent.status().utf8)) as! [String: Any]
+        return (status["smtp"] as! [String: Any])["status"] as! String
+    }
+}
+
+/// Both kinds of email against a real SMTP server (SPEC 2 and 4): event emails and alerts,
+/// plain and with STARTTLS, a relay that is down or refuses.
+@Suite("Email through a real SMTP relay")
+struct SMTPTests {
+    @Test("an event email arrives well formed: headers, encoded subject, body, every address")
+    func eventEmail() throws {
+        let relay = try SMTPRelay()
+        let live = try LiveAgent(relay.settings(extra: [("appliance_id", "bseries-01")]))
+        try live.putEmail("ops", [("addresses", "a@example.com, b@example.com"),
+                                  ("subject", "Sitzung beendet – %LSID% (%EXTERNAL_KEY%)"),
+                                  ("body", "Session %LSID% ended at %TIME%.\n.\nA line with a lone dot above.\nCustomer: %CUSTOM:customer%")])
+        live.emit("support_conference_end", [("lsid", "L-1"), ("external_key", "INC-7")], custom: [("customer", "Jürgen")])
+        #expect(live.agent.flush(timeout: 10_000) == .ok)
+        let message = try #require(relay.messages.first)
+        #expect(message.from == "appliance@bseries.example")
+        #expect(message.to == ["a@example.com", "b@example.com"])
+        #expect(message.subject == "Sitzung beendet – L-1 (INC-7)")
+        #expect(message.body.contains("Session L-1 ended at 20"))
+        #expect(message.body.contains("\n.\nA line with a lone dot above.\n"))
+        #expect(message.body.contains("Customer: Jürgen"))
+        for header in ["From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type"] {
+            #expect(message.headers[header] != nil, "\(header)")
+        }
+        #expect(live.smtpStatus == "OK")
+    }
+
+    @Test("STARTTLS with the uploaded CA and a login")
+    func startTLS() throws {
+        let relay = try SMTPRelay(tls: TestPKI.shared.server, auth: "agent:s3cret-pass")
+        let live = try LiveAgent(relay.settings(encryption: "starttls", extra: [
+            ("smtp.ca_certificate", TestPKI.shared.caPEM), ("smtp.username", "agent"), ("smtp.password", "s3cret-pass"),
+        ]))
+        try live.putEmail("ops", [("addresses", "a@example.com")])
+        live.emit("support_conference_end", [("lsid", "tls")])
+        #expect(live.agent.flush(timeout: 10_000) == .ok)
+        #expect(relay.messages.first?.tls == true)
+        #expect(!live.agent.status().contains("s3cret"), "the password never appears in status")
+    }
+
+    @Test("a relay with a certificate the uploaded CA did not sign is refused")
+    func startTLSWrongCA() throws {
+        let relay = try SMTPRelay(tls: TestPKI.shared.server)
+        let live = try LiveAgent(relay.settings(encryption: "starttls", extra: [("smtp.ca_certificate", TestPKI.shared.otherCAPEM)]))
+        try live.putEmail("ops", [("addresses", "a@example.com")])
+        live.emit("support_conference_end", [("lsid", "x")])
+        #expect(waitUntil { live.smtpStatus != "OK" })
+        #expect(live.smtpStatus.contains("TLS"), "\(live.smtpStatus)")
+        #expect(relay.messages.isEmpty)
+    }
+
+    @Test("relay down, then up: the email arrives and the status goes from the error to OK")
+    func relayDownThenUp() throws {
+        let relay = try SMTPRelay()
+        let live = try LiveAgent(relay.settings())
+        try live.putEmail("ops", [("addresses", "a@example.com")])
+        relay.stop()
+        live.emit("support_conference_end", [("lsid", "waiting")])
+        #expect(waitUntil { live.smtpStatus != "OK" })
+        let down = live.smtpStatus
+        #expect(down.contains("onnect") || down.contains("refused"), "\(down)")
+        try relay.restart()
+        #expect(live.agent.flush(timeout: 10_000) == .ok)
+        #expect(relay.messages.count == 1)
+        #expect(live.smtpStatus == "OK")
+    }
+
+    @Test("a relay refusing with 550 shows its reply in the status")
+    func relayRejects() throws {
+        let relay = try SMTPRelay()
+        relay.setControl("reject")
+        let live = try LiveAgent(relay.settings())
+        try live.putEmail("ops", [("addresses", "a@example.com")])
+        live.emit("support_conference_end", [("lsid", "x")])
+        #expect(waitUntil { live.smtpStatus != "OK" })
+        #expect(live.smtpStatus.contains("550 5.7.1 Relaying denied"), "\(live.smtpStatus)")
+        relay.setControl("accept")
+        #expect(live.agent.flush(timeout: 10_000) == .ok)
+        #expect(live.smtpStatus == "OK")
+    }
+
+    @Test("an alert arrives end to end when a webhook keeps failing past a short threshold")
+    func alertEndToEnd() throws {
+        let relay = try SMTPRelay()
+        let receiver = try Receiver(control: "503")
+        let live = try LiveAgent(relay.settings(extra: [("appliance_id", "bseries-01")]))
+        try live.put("ticketing", [("url", receiver.url), ("retry_interval", "200ms"), ("email_contacts", "oncall@example.com"),
+                                   ("email_alert_after", "1s"), ("email_alert_resend", "1h")])
+        live.emit("support_conference_end", [("lsid", "x")])
+        #expect(waitUntil(15) { !relay.messages.isEmpty })
+        let alert = try #require(relay.messages.first)
+        #expect(alert.to == ["oncall@example.com"])
+        #expect(alert.subject.contains("\"ticketing\"") && alert.subject.contains("bseries-01"))
+        #expect(alert.body.contains(receiver.url) && alert.body.contains("HTTP 503"))
+        receiver.setControl("200")
+        #expect(waitUntil(15) { relay.messages.count == 2 })
+        #expect(relay.messages[1].subject.contains("recovered"))
+    }
+}

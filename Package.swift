@@ -3,7 +3,8 @@
 // Layers, each importing only those below it (see README, "Where the spec lives"):
 //   face    OutboundEvents (the @c @implementation functions of include/outbound_events.h)
 //   agent   OutboundEventsAgent (queue, recipients, delivery thread, status, logging)
-//   edges   Delivery (libcurl: HTTP and SMTP), TLSMaterial (OpenSSL), Journal (libsystemd)
+//   edges   Delivery (libcurl: HTTP and SMTP), TLSMaterial (OpenSSL), Journal (libsystemd),
+//           Spool (the memory-mapped queue file)
 //   core    OutboundEventsCore (pure Swift: settings, profile, ring queue, scheduling, encoding)
 import PackageDescription
 
@@ -36,10 +37,11 @@ let package = Package(
         .target(name: "Delivery", dependencies: ["OutboundEventsCore", "CCurl", "CShims"]),
         .target(name: "TLSMaterial", dependencies: ["OutboundEventsCore", "COpenSSL", "CShims"]),
         .target(name: "Journal", dependencies: ["OutboundEventsCore", "CSystemd"]),
+        .target(name: "Spool", dependencies: ["OutboundEventsCore"]),
 
         .target(
             name: "OutboundEventsAgent",
-            dependencies: ["OutboundEventsCore", "Delivery", "TLSMaterial", "Journal"]
+            dependencies: ["OutboundEventsCore", "Delivery", "TLSMaterial", "Journal", "Spool"]
         ),
         .target(name: "OutboundEvents", dependencies: ["COutboundEvents", "OutboundEventsAgent"]),
         // Only the shipped library links with these flags; tests link OutboundEvents directly.
@@ -63,7 +65,7 @@ let package = Package(
         .testTarget(name: "OutboundEventsCoreTests", dependencies: ["OutboundEventsCore"]),
         .testTarget(
             name: "OutboundEventsTests",
-            dependencies: ["OutboundEvents", "OutboundEventsAgent", "COutboundEvents", "Delivery", "TLSMaterial", "Journal"],
+            dependencies: ["OutboundEvents", "OutboundEventsAgent", "COutboundEvents", "Delivery", "TLSMaterial", "Journal", "Spool"],
             exclude: ["Support/make-pki.sh"]
         ),
     ],

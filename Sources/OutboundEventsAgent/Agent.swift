@@ -2,6 +2,7 @@ import Glibc
 import Delivery
 import Journal
 import OutboundEventsCore
+import Spool
 import Synchronization
 import TLSMaterial
 
@@ -34,7 +35,15 @@ public final class Agent: @unchecked Sendable {
     var settings: AgentSettings
     public let profile: FirmwareProfile
     var wire: WireFormat
-    let memory: UnsafeMutableRawBufferPointer
+    /// The ring's memory when there is no spool (the spool maps its own).
+    let memory: UnsafeMutableRawBufferPointer?
+    let spool: SpoolFile?
+    /// Changes since the spool was last synced to disk.
+    var spoolDirty = false
+    /// Slots whose positions were recovered from the spool but whose recipient has not been
+    /// put again yet; discarded after `queue.spool_grace`.
+    var orphans: [Int: String] = [:]
+    let startedAt: Millis
     let queue: EventQueue
     public let maxEventSize: Int
     var slots: [Recipient?] = Array(repeating: nil, count: EventQueue.maxSlots)
@@ -90,33 +99,45 @@ public final class Agent: @unchecked Sendable {
         if settings.applianceID.isEmpty { settings.applianceID = Self.hostName() }
         self.settings = settings
 
-        guard let raw = malloc(settings.queueCapacity) else {
-            throw ConfigError(.noMemory, "queue.capacity: cannot allocate \(settings.queueCapacity) bytes")
+        if settings.queueSpool.isEmpty {
+            guard let raw = malloc(settings.queueCapacity) else {
+                throw ConfigError(.noMemory, "queue.capacity: cannot allocate \(settings.queueCapacity) bytes")
+            }
+            let memory = UnsafeMutableRawBufferPointer(start: raw, count: settings.queueCapacity)
+            self.memory = memory
+            spool = nil
+            queue = EventQueue(memory: memory, policy: settings.queueOverflow)
+            wire = WireFormat(version: profile.version, applianceID: settings.applianceID,
+                              instance: UInt64.random(in: 1...UInt64.max))
+        } else {
+            let spool = try SpoolFile(path: settings.queueSpool, capacity: settings.queueCapacity,
+                                      policy: settings.queueOverflow, now: clock.unixSeconds())
+            self.spool = spool
+            memory = nil
+            queue = spool.queue
+            wire = WireFormat(version: profile.version, applianceID: settings.applianceID, instance: spool.header.instance)
+            for (slot, name, _) in spool.resumed { orphans[slot] = name }
         }
-        memory = UnsafeMutableRawBufferPointer(start: raw, count: settings.queueCapacity)
-        queue = EventQueue(memory: memory, policy: settings.queueOverflow, checksummed: false)
         maxEventSize = EventQueue.maximumEventSize(capacity: settings.queueCapacity)
-        wire = WireFormat(version: profile.version, applianceID: settings.applianceID,
-                          instance: UInt64.random(in: 1...UInt64.max))
+        startedAt = clock.monotonic()
         wantMask = Array(repeating: 0, count: profile.events.count)
         sink = Mutex(environment.log ?? Self.makeSink(settings))
 
         guard let transport = environment.makeTransport.map({ $0() }) ?? CurlTransport(slots: Self.transportSlots) else {
-            free(raw)
             throw ConfigError(.noMemory, "libcurl could not be initialised")
         }
         self.transport = transport
         lastHousekeeping = clock.monotonic()
+        if let spool { logRecovery(spool) }
         if environment.startThread {
             guard startThread() else {
-                free(raw)
                 throw ConfigError(.noMemory, "cannot start the delivery thread")
             }
         }
     }
 
     deinit {
-        free(memory.baseAddress)
+        free(memory?.baseAddress)
     }
 
     static func makeSink(_ settings: AgentSettings) -> LogSink {
@@ -260,18 +281,26 @@ public final class Agent: @unchecked Sendable {
             if wasEnabled && !existing.enabled {
                 discardPending(slot, reason: "disabled")
             } else if !wasEnabled && existing.enabled {
-                queue.activate(slot, keepCounters: true)
+                queue.activate(slot, name: name, keepCounters: true)
                 existing.resetDelivery(now: clock.monotonic())
             }
+        } else if let slot = orphans.first(where: { $0.value == name })?.key {
+            // Back after a restart: the recipient takes its stored position in the spool.
+            orphans[slot] = nil
+            let recipient = make(nil)
+            slots[slot] = recipient
+            recipient.resetDelivery(now: clock.monotonic())
+            if !recipient.enabled { discardPending(slot, reason: "disabled") }
         } else {
-            guard let slot = slots.firstIndex(where: { $0 == nil }) else {
+            guard let slot = slots.indices.first(where: { slots[$0] == nil && orphans[$0] == nil }) else {
                 throw ConfigError(.state, "name: cannot add \(Values.quote(name)): \(EventQueue.maxSlots) recipients exist already (the limit)")
             }
             let recipient = make(nil)
             slots[slot] = recipient
             recipient.resetDelivery(now: clock.monotonic())
-            if recipient.enabled { queue.activate(slot) }
+            if recipient.enabled { queue.activate(slot, name: name) }
         }
+        spoolDirty = true
         recomputeMasks()
     }
 
@@ -370,6 +399,7 @@ public final class Agent: @unchecked Sendable {
             switch queue.append(size: size, mask: mask, timestamp: when, name: name,
                                 variables: stored, customFields: customFields) {
             case .queued:
+                spoolDirty = spool != nil
                 if idleMask & mask != 0 {
                     idleMask &= ~mask
                     wake = true

@@ -209,6 +209,7 @@ extension Agent {
         } else {
             noteRelay(result)
         }
+        spoolDirty = spool != nil
         if result.succeeded {
             queue.finishDelivery(slot, .delivered)
             recipient.delivered += 1
@@ -295,6 +296,7 @@ extension Agent {
     // MARK: Periodic work
 
     func housekeeping(_ now: Millis) {
+        spoolHousekeeping(now)
         for (slot, recipient) in slots.enumerated() {
             guard let recipient, recipient.enabled else { continue }
             reportOverflow(recipient, slot: slot)
@@ -368,6 +370,7 @@ extension Agent {
             if count > 0 && settings.queueSpool.isEmpty { lost.append((recipient.name, count)) }
         }
         finished = true
+        spool?.close()
         lock.broadcast()
         guard !lost.isEmpty else { return }
         let total = lost.reduce(0) { $0 + $1.count }

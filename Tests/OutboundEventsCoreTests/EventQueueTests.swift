@@ -4,14 +4,26 @@ import Testing
 /// A queue over its own heap memory, with helpers that speak in event names.
 final class QueueFixture {
     let memory: UnsafeMutableRawBufferPointer
+    let headerMemory: UnsafeMutableRawBufferPointer
     let queue: EventQueue
 
-    init(capacity: Int, policy: OverflowPolicy = .dropOldest, checksummed: Bool = false) {
+    /// `spooled`: with a spool header (in memory here), so records are checksummed and
+    /// positions stored.
+    init(capacity: Int, policy: OverflowPolicy = .dropOldest, spooled: Bool = false) {
         memory = .allocate(byteCount: capacity, alignment: 8)
-        queue = EventQueue(memory: memory, policy: policy, checksummed: checksummed)
+        memory.initializeMemory(as: UInt8.self, repeating: 0)
+        headerMemory = .allocate(byteCount: SpoolHeader.size, alignment: 8)
+        let header = SpoolHeader(headerMemory.baseAddress!)
+        header.initialize(capacity: capacity, instance: 0x1234_5678_9ABC_DEF0, nextSeq: 1, created: 0)
+        queue = EventQueue(memory: memory, policy: policy, header: spooled ? header : nil)
     }
 
-    deinit { memory.deallocate() }
+    deinit {
+        memory.deallocate()
+        headerMemory.deallocate()
+    }
+
+    func activate(_ slot: Int) { queue.activate(slot, name: "r\(slot)") }
 
     @discardableResult
     func append(_ name: String, mask: UInt64, padding: Int = 0, timestamp: Int64 = 1_700_000_000) -> EventQueue.AppendResult {
@@ -45,8 +57,8 @@ struct EventQueueTests {
     @Test("each recipient gets its events in emit order")
     func order() {
         let f = QueueFixture(capacity: 64 * 1024)
-        f.queue.activate(0)
-        f.queue.activate(1)
+        f.activate(0)
+        f.activate(1)
         for i in 0..<20 { f.append("e\(i)", mask: 0b11) }
         #expect(f.drain(0) == (0..<20).map { "e\($0)" })
         #expect(f.drain(1) == (0..<20).map { "e\($0)" })
@@ -56,7 +68,7 @@ struct EventQueueTests {
     @Test("an event wanted by many recipients is stored once")
     func storedOnce() {
         let f = QueueFixture(capacity: 64 * 1024)
-        for slot in 0..<64 { f.queue.activate(slot) }
+        for slot in 0..<64 { f.activate(slot) }
         f.append("shared", mask: .max)
         let single = f.queue.usedBytes
         #expect(f.queue.count == 1)
@@ -67,7 +79,7 @@ struct EventQueueTests {
     @Test("a failed delivery keeps the event at the head of line")
     func failureBlocks() {
         let f = QueueFixture(capacity: 64 * 1024)
-        f.queue.activate(0)
+        f.activate(0)
         f.append("first", mask: 1)
         f.append("second", mask: 1)
         #expect(f.deliver(0, .failed) == "first")
@@ -79,8 +91,8 @@ struct EventQueueTests {
     @Test("recipients see only the events their mask selects, and move independently")
     func masks() {
         let f = QueueFixture(capacity: 64 * 1024)
-        f.queue.activate(0)
-        f.queue.activate(5)
+        f.activate(0)
+        f.activate(5)
         f.append("a", mask: 0b1)
         f.append("b", mask: 0b100000)
         f.append("c", mask: 0b100001)
@@ -93,8 +105,8 @@ struct EventQueueTests {
     @Test("space is reclaimed as soon as no recipient needs the oldest event")
     func reclaim() {
         let f = QueueFixture(capacity: 64 * 1024)
-        f.queue.activate(0)
-        f.queue.activate(1)
+        f.activate(0)
+        f.activate(1)
         f.append("a", mask: 0b11)
         f.append("b", mask: 0b11)
         f.deliver(0)
@@ -106,7 +118,7 @@ struct EventQueueTests {
     @Test("the ring wraps around and keeps order across the wrap")
     func wrap() {
         let f = QueueFixture(capacity: 4096)
-        f.queue.activate(0)
+        f.activate(0)
         var expected: [String] = []
         var delivered: [String] = []
         for i in 0..<500 {
@@ -122,8 +134,8 @@ struct EventQueueTests {
     @Test("drop_oldest evicts the oldest events, counted per recipient that still needed them")
     func dropOldest() {
         let f = QueueFixture(capacity: 4096)
-        f.queue.activate(0)
-        f.queue.activate(1)
+        f.activate(0)
+        f.activate(1)
         for i in 0..<200 { f.append("e\(i)", mask: 0b11, padding: 40) }
         let kept = f.queue.count
         #expect(kept < 200 && kept > 20)
@@ -137,7 +149,7 @@ struct EventQueueTests {
     @Test("reject refuses the new event and keeps the old ones")
     func reject() {
         let f = QueueFixture(capacity: 4096, policy: .reject)
-        f.queue.activate(0)
+        f.activate(0)
         var refused = 0
         for i in 0..<200 where f.append("e\(i)", mask: 1, padding: 40) == .full { refused += 1 }
         #expect(refused > 0)
@@ -148,7 +160,7 @@ struct EventQueueTests {
     @Test("an event evicted while in flight is delivered once or counted as an overflow drop")
     func evictedInFlight() {
         let f = QueueFixture(capacity: 4096)
-        f.queue.activate(0)
+        f.activate(0)
         f.append("head", mask: 1, padding: 40)
         let view = f.queue.beginDelivery(0)
         #expect(view?.nameString == "head")
@@ -162,8 +174,8 @@ struct EventQueueTests {
     @Test("deactivating a slot discards its events and frees their space")
     func deactivate() {
         let f = QueueFixture(capacity: 64 * 1024)
-        f.queue.activate(0)
-        f.queue.activate(1)
+        f.activate(0)
+        f.activate(1)
         for i in 0..<10 { f.append("e\(i)", mask: 0b11) }
         #expect(f.queue.deactivate(1) == 10)
         _ = f.drain(0)
@@ -173,9 +185,9 @@ struct EventQueueTests {
     @Test("a slot activated later sees only events appended after")
     func lateActivation() {
         let f = QueueFixture(capacity: 64 * 1024)
-        f.queue.activate(0)
+        f.activate(0)
         f.append("old", mask: 0b11)
-        f.queue.activate(1)
+        f.activate(1)
         f.append("new", mask: 0b11)
         #expect(f.drain(1) == ["new"])
         #expect(f.drain(0) == ["old", "new"])
@@ -183,11 +195,12 @@ struct EventQueueTests {
 
     @Test("records are checksummed with CRC-32C when the queue is spooled")
     func checksums() {
-        let f = QueueFixture(capacity: 4096, checksummed: true)
-        f.queue.activate(0)
+        let f = QueueFixture(capacity: 4096, spooled: true)
+        f.activate(0)
         f.append("sum", mask: 1)
         f.queue.forEachRecord { _, view in
-            let computed = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: view.bytes[8..<view.length]))
+            let computed = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: view.bytes[8..<view.length]),
+                                           seed: SpoolHeader.checksumSeed(0x1234_5678_9ABC_DEF0))
             #expect(view.storedChecksum == computed)
             #expect(view.isWellFormed)
         }

@@ -5,7 +5,7 @@ import Testing
 func withStoredEvent<R>(_ name: String, _ variables: [(String, String)], custom: [(String, String)] = [],
                         timestamp: Int64 = 1_795_000_000, _ body: (EventView) -> R) -> R {
     let f = QueueFixture(capacity: 64 * 1024)
-    f.queue.activate(0)
+    f.activate(0)
     let vars = StringFields(variables), customs = StringFields(custom)
     let bytes = Array(name.utf8)
     let size = EventRecord.size(nameLength: bytes.count, variables: vars, customFields: customs)!

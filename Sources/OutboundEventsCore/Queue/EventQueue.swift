@@ -8,7 +8,10 @@
 /// the loss for each slot that still needed them) or refuses the new one.
 ///
 /// Not thread-safe: the agent calls it with its lock held. The memory is the caller's (heap for
-/// a memory-only queue, a mapped file for a spool), so the queue itself performs no I/O.
+/// a memory-only queue, a mapped file for a spool), so the queue itself performs no I/O. With a
+/// spool header, every record is checksummed and every change of a slot's position is stored
+/// in the header as it happens: plain memory stores into the mapped file, which outlive a
+/// killed process.
 public final class EventQueue {
     public static let maxSlots = 64
 
@@ -49,7 +52,9 @@ public final class EventQueue {
     let base: UnsafeMutableRawPointer
     /// Bytes usable for records: the capacity rounded down to the record alignment.
     public let usable: Int
-    public let checksummed: Bool
+    /// The spool's header, where positions are kept; nil for a memory-only queue.
+    public let header: SpoolHeader?
+    let checksumSeed: UInt32?
     public var policy: OverflowPolicy
     public private(set) var slots = Array(repeating: Slot(), count: EventQueue.maxSlots)
     public private(set) var activeMask: UInt64 = 0
@@ -58,16 +63,20 @@ public final class EventQueue {
     var head = 0
     public private(set) var count = 0
     public private(set) var nextSeq: UInt64
+    /// The sequence number of the newest record in the ring: walking stops there.
+    var newestSeq: UInt64 = 0
     /// Events evicted or refused for lack of room, each counted once.
     public private(set) var droppedOverflow: UInt64 = 0
 
-    public init(memory: UnsafeMutableRawBufferPointer, policy: OverflowPolicy, checksummed: Bool,
-                firstSeq: UInt64 = 1) {
+    /// A queue over `memory`. With a spool `header`, records are checksummed and positions are
+    /// stored there; sequence numbers continue from the header's.
+    public init(memory: UnsafeMutableRawBufferPointer, policy: OverflowPolicy, header: SpoolHeader? = nil) {
         base = memory.baseAddress!
         usable = memory.count & ~7
         self.policy = policy
-        self.checksummed = checksummed
-        nextSeq = firstSeq
+        self.header = header
+        checksumSeed = header.map { SpoolHeader.checksumSeed($0.instance) }
+        nextSeq = max(header?.nextSeq ?? 1, 1)
     }
 
     /// The largest record the queue takes: min(64 KiB, capacity / 4) (SPEC section 3).
@@ -82,13 +91,15 @@ public final class EventQueue {
 
     // MARK: Slots
 
-    /// Starts a slot caught up: it sees only events appended from now on.
-    public func activate(_ slot: Int, keepCounters: Bool = false) {
+    /// Starts a slot caught up: it sees only events appended from now on. `name` is what a
+    /// restarted agent matches the slot's stored position by.
+    public func activate(_ slot: Int, name: String, keepCounters: Bool = false) {
         let dropped = keepCounters ? slots[slot].droppedOverflow : 0
         slots[slot] = Slot()
         slots[slot].active = true
         slots[slot].droppedOverflow = dropped
         activeMask |= 1 << UInt64(slot)
+        header?.activate(slot, name: name, needFrom: nextSeq)
     }
 
     /// Stops a slot and discards its pending events; returns how many.
@@ -99,6 +110,7 @@ public final class EventQueue {
         slots[slot] = Slot()
         slots[slot].droppedOverflow = dropped
         activeMask &= ~(1 << UInt64(slot))
+        header?.deactivate(slot)
         reclaim()
         return discarded
     }
@@ -130,11 +142,8 @@ public final class EventQueue {
         let seq = nextSeq
         EventRecord.write(at: base + at, size: size, seq: seq, mask: wanted, timestamp: timestamp,
                           name: name, variables: variables, customFields: customFields,
-                          checksum: checksummed)
-        if count == 0 { tail = at }
-        nextSeq += 1
-        head = at + stride
-        count += 1
+                          checksumSeed: checksumSeed)
+        placed(at: at, stride: stride, seq: seq)
         forEachSlot(in: wanted) { slot in
             slots[slot].queued += 1
             if slots[slot].cursorOffset < 0 {
@@ -144,6 +153,77 @@ public final class EventQueue {
         }
         return .queued(seq: seq)
     }
+
+    /// Books a record just written at `at`: the ring's head moves past it, and the spool
+    /// learns the next sequence number only now, after the record is complete.
+    func placed(at: Int, stride: Int, seq: UInt64) {
+        if count == 0 { tail = at }
+        nextSeq = max(nextSeq, seq + 1)
+        newestSeq = seq
+        head = at + stride
+        count += 1
+        header?.nextSeq = nextSeq
+    }
+
+    /// Copies a recovered record into this (fresh) ring, keeping its sequence number, mask and
+    /// time, so the event keeps its id. Used when a damaged or resized spool is rebuilt.
+    public func restore(_ record: EventView) -> Bool {
+        let size = record.length
+        let stride = EventRecord.aligned(size)
+        guard let at = reserve(stride) else { return false }
+        if at == 0 && count > 0 && head < usable {
+            base.storeBytes(of: EventRecord.wrapMarker, toByteOffset: head, as: UInt32.self)
+        }
+        (base + at).copyMemory(from: record.bytes.baseAddress!, byteCount: size)
+        EventRecord.seal(base + at, size: size, seed: checksumSeed)
+        placed(at: at, stride: stride, seq: record.seq)
+        return true
+    }
+
+    /// Takes over the records recovery found in place in this ring's memory.
+    public func adopt(_ recovery: SpoolRecovery) {
+        guard let first = recovery.records.first, let last = recovery.records.last else { return }
+        tail = first.offset
+        head = last.offset + EventRecord.aligned(last.length)
+        count = recovery.records.count
+        newestSeq = last.seq
+        nextSeq = max(nextSeq, last.seq + 1)
+        header?.nextSeq = nextSeq
+    }
+
+    /// Gives each slot stored in the header its position back, after `adopt` or `restore`:
+    /// the cursor goes to the first record it still needs. Returns each resumed slot with its
+    /// name and the number of events it has pending.
+    public func resumeStoredSlots() -> [(slot: Int, name: String, queued: Int)] {
+        guard let header else { return [] }
+        var resumed: [(slot: Int, name: String, queued: Int)] = []
+        for slot in 0..<Self.maxSlots {
+            guard let name = header.name(slot) else { continue }
+            let needFrom = header.needFrom(slot)
+            let bit: UInt64 = 1 << UInt64(slot)
+            slots[slot] = Slot()
+            slots[slot].active = true
+            activeMask |= bit
+            forEachRecord { offset, view in
+                guard view.seq >= needFrom, view.mask & bit != 0 else { return }
+                if slots[slot].cursorOffset < 0 {
+                    slots[slot].cursorSeq = view.seq
+                    slots[slot].cursorOffset = offset
+                }
+                slots[slot].queued += 1
+            }
+            header.setNeedFrom(slot, self.needFrom(slot))
+            resumed.append((slot, name, slots[slot].queued))
+        }
+        reclaim()
+        return resumed
+    }
+
+    /// The oldest sequence number the slot still needs.
+    func needFrom(_ slot: Int) -> UInt64 {
+        slots[slot].cursorOffset >= 0 ? slots[slot].cursorSeq : nextSeq
+    }
+
 
     /// Where a record of `stride` bytes fits, or nil.
     func reserve(_ stride: Int) -> Int? {
@@ -239,7 +319,7 @@ public final class EventQueue {
 
     /// The offset of the record after the one at `offset`, or nil if it was the newest.
     func following(offset: Int, seq: UInt64, length: Int) -> Int? {
-        guard seq &+ 1 != nextSeq else { return nil }
+        guard count > 0, seq != newestSeq else { return nil }
         let next = offset + EventRecord.aligned(length)
         if next >= usable { return 0 }
         let marker = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: next, as: UInt32.self))
@@ -257,10 +337,12 @@ public final class EventQueue {
             if view.mask & bit != 0 {
                 slots[slot].cursorSeq = view.seq
                 slots[slot].cursorOffset = offset
+                header?.setNeedFrom(slot, view.seq)
                 return
             }
         }
         slots[slot].cursorOffset = -1
+        header?.setNeedFrom(slot, nextSeq)
     }
 
     /// Frees records at the tail that no active slot still needs.

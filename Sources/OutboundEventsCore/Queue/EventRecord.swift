@@ -40,7 +40,7 @@ public final class StringFields: FieldSource {
 /// The byte layout of one stored event. Little-endian, 8-byte aligned:
 ///
 ///     0  u32 length of the record (header and fields, before padding); 0xFFFFFFFF: wrap marker
-///     4  u32 CRC-32C of bytes 8..<length, 0 when the queue is not checksummed
+///     4  u32 CRC-32C of bytes 8..<length seeded by the spool, 0 when the queue is memory-only
 ///     8  u64 sequence number (the event id's second half)
 ///    16  u64 recipients that wanted the event when it was emitted, one bit per slot
 ///    24  i64 time the event occurred, Unix seconds
@@ -74,7 +74,7 @@ public enum EventRecord {
     /// Writes the event at `at`; `size` is what `size(...)` returned.
     static func write<V: FieldSource, C: FieldSource>(
         at: UnsafeMutableRawPointer, size: Int, seq: UInt64, mask: UInt64, timestamp: Int64,
-        name: UnsafeRawBufferPointer, variables: V, customFields: C, checksum: Bool
+        name: UnsafeRawBufferPointer, variables: V, customFields: C, checksumSeed: UInt32?
     ) {
         at.storeBytes(of: UInt32(size).littleEndian, toByteOffset: 0, as: UInt32.self)
         at.storeBytes(of: seq.littleEndian, toByteOffset: 8, as: UInt64.self)
@@ -101,7 +101,12 @@ public enum EventRecord {
         put(name)
         for i in 0..<variables.count { putPair(variables.key(i), variables.value(i)) }
         for i in 0..<customFields.count { putPair(customFields.key(i), customFields.value(i)) }
-        let crc = checksum ? CRC32C.checksum(UnsafeRawBufferPointer(start: at + 8, count: size - 8)) : 0
+        seal(at, size: size, seed: checksumSeed)
+    }
+
+    /// Writes the checksum of a record whose other bytes are in place (0 without a seed).
+    static func seal(_ at: UnsafeMutableRawPointer, size: Int, seed: UInt32?) {
+        let crc = seed.map { CRC32C.checksum(UnsafeRawBufferPointer(start: at + 8, count: size - 8), seed: $0) } ?? 0
         at.storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self)
     }
 }

@@ -1,0 +1,174 @@
+/// The header of a spool file: what, besides the records themselves, a restarted agent needs
+/// to resume delivery. It lives in the first `size` bytes of the mapped file, before the ring;
+/// every field is a naturally aligned little-endian integer, so each store is one machine word
+/// and a process killed at any instant leaves each field either old or new, never torn.
+///
+///     0   "OESPOOL\0"          magic
+///     8   u32 layout version    (1)
+///     12  u32 header size       (8192)
+///     16  u64 ring capacity     (bytes of records after the header)
+///     24  u64 instance          (first half of every event id; seeds record checksums)
+///     32  u64 next sequence     (written after each record, so ids never repeat)
+///     40  u64 created           (Unix seconds)
+///     64  64 slots of 128 bytes:
+///         +0  u64 need-from     (the oldest sequence number the slot still needs)
+///         +8  u8  active, u8 name length, 6 bytes zero
+///         +16 name (64 bytes)
+public struct SpoolHeader {
+    public static let magic: [UInt8] = Array("OESPOOL\0".utf8)
+    public static let version: UInt32 = 1
+    public static let size = 8192
+    static let slotTable = 64
+    static let slotSize = 128
+
+    public let base: UnsafeMutableRawPointer
+
+    public init(_ base: UnsafeMutableRawPointer) { self.base = base }
+
+    func load<T: FixedWidthInteger>(_ offset: Int, _: T.Type) -> T {
+        T(littleEndian: base.load(fromByteOffset: offset, as: T.self))
+    }
+
+    func store<T: FixedWidthInteger>(_ value: T, _ offset: Int) {
+        base.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
+    }
+
+    public var hasMagic: Bool {
+        Self.magic.withUnsafeBytes { UnsafeRawBufferPointer(start: base, count: 8).elementsEqual($0) }
+    }
+
+    public var layoutVersion: UInt32 { load(8, UInt32.self) }
+    public var headerSize: Int { Int(load(12, UInt32.self)) }
+    public var capacity: Int { Int(truncatingIfNeeded: load(16, UInt64.self)) }
+    public var instance: UInt64 { load(24, UInt64.self) }
+    public var nextSeq: UInt64 {
+        get { load(32, UInt64.self) }
+        nonmutating set { store(newValue, 32) }
+    }
+    public var created: Int64 { Int64(bitPattern: load(40, UInt64.self)) }
+
+    /// Writes a fresh header: no slot active.
+    public func initialize(capacity: Int, instance: UInt64, nextSeq: UInt64, created: Int64) {
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: Self.size)
+        Self.magic.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: 8) }
+        store(Self.version, 8)
+        store(UInt32(Self.size), 12)
+        store(UInt64(capacity), 16)
+        store(instance, 24)
+        store(nextSeq, 32)
+        store(UInt64(bitPattern: created), 40)
+    }
+
+    func slotOffset(_ slot: Int) -> Int { Self.slotTable + slot * Self.slotSize }
+
+    public func needFrom(_ slot: Int) -> UInt64 { load(slotOffset(slot), UInt64.self) }
+    public func setNeedFrom(_ slot: Int, _ seq: UInt64) { store(seq, slotOffset(slot)) }
+    public func isActive(_ slot: Int) -> Bool { base.load(fromByteOffset: slotOffset(slot) + 8, as: UInt8.self) == 1 }
+
+    /// The stored name, or nil when the slot is inactive or its entry is not a valid name.
+    public func name(_ slot: Int) -> String? {
+        guard isActive(slot) else { return nil }
+        let length = Int(base.load(fromByteOffset: slotOffset(slot) + 9, as: UInt8.self))
+        guard (1...64).contains(length) else { return nil }
+        let bytes = UnsafeRawBufferPointer(start: base + slotOffset(slot) + 16, count: length)
+        guard bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Records that `slot` belongs to `name` and needs events from `seq` on. The active flag is
+    /// stored last, so a half-written entry reads as inactive.
+    public func activate(_ slot: Int, name: String, needFrom seq: UInt64) {
+        let offset = slotOffset(slot)
+        base.storeBytes(of: UInt8(0), toByteOffset: offset + 8, as: UInt8.self)
+        let bytes = Array(name.utf8.prefix(64))
+        (base + offset + 16).initializeMemory(as: UInt8.self, repeating: 0, count: 64)
+        bytes.withUnsafeBytes { (base + offset + 16).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        base.storeBytes(of: UInt8(bytes.count), toByteOffset: offset + 9, as: UInt8.self)
+        setNeedFrom(slot, seq)
+        base.storeBytes(of: UInt8(1), toByteOffset: offset + 8, as: UInt8.self)
+    }
+
+    public func deactivate(_ slot: Int) {
+        base.storeBytes(of: UInt8(0), toByteOffset: slotOffset(slot) + 8, as: UInt8.self)
+    }
+
+    /// The checksum seed of a spool's records: derived from its random instance, so bytes an
+    /// event carries can never pass for a record of their own.
+    public static func checksumSeed(_ instance: UInt64) -> UInt32 {
+        UInt32(truncatingIfNeeded: instance ^ (instance >> 32))
+    }
+}
+
+/// What recovery found in a spool's ring: the records still needed, in sequence order, and
+/// what had to be skipped.
+public struct SpoolRecovery {
+    public struct Record {
+        public let offset: Int
+        public let seq: UInt64
+        public let length: Int
+    }
+
+    /// Live records (needed by some active slot), sorted by sequence number.
+    public let records: [Record]
+    /// Whether the live records already form the ring's chain in place (the usual case): if
+    /// not (damage, a torn tail in the middle), they must be copied into a fresh ring.
+    public let inPlace: Bool
+    /// Events between the oldest and the newest live record that no valid record holds: what
+    /// damage to the file cost. (Bytes that fail the checks are not counted: the leftovers of
+    /// old records partly overwritten by newer ones look the same and are harmless.)
+    public let missing: UInt64
+
+    /// Scans `ring` for valid records: plausible length, checksum under the spool's seed,
+    /// consistent fields. Never trusts a byte it has not checked.
+    public init(ring: UnsafeRawBufferPointer, header: SpoolHeader, slots: Int) {
+        let seed = SpoolHeader.checksumSeed(header.instance)
+        var needFrom = UInt64.max
+        for slot in 0..<slots where header.name(slot) != nil { needFrom = min(needFrom, header.needFrom(slot)) }
+        var found: [Record] = []
+        var offset = 0
+        let usable = ring.count & ~7
+        while offset + EventRecord.headerSize <= usable {
+            let length = Int(UInt32(littleEndian: ring.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+            if length == 0 || length == Int(EventRecord.wrapMarker) {
+                offset += 8
+                continue
+            }
+            guard length >= EventRecord.headerSize, length <= EventRecord.maximumSize, offset + length <= usable else {
+                offset += 8
+                continue
+            }
+            let view = EventView(UnsafeRawBufferPointer(rebasing: ring[offset..<(offset + length)]))
+            let body = UnsafeRawBufferPointer(rebasing: ring[(offset + 8)..<(offset + length)])
+            guard view.storedChecksum == CRC32C.checksum(body, seed: seed), view.isWellFormed else {
+                offset += 8
+                continue
+            }
+            found.append(Record(offset: offset, seq: view.seq, length: length))
+            offset += EventRecord.aligned(length)
+        }
+        var seen = Set<UInt64>()
+        let live = found.filter { $0.seq >= needFrom && $0.seq < header.nextSeq &+ (1 << 32) && seen.insert($0.seq).inserted }
+            .sorted { $0.seq < $1.seq }
+        records = live
+        if let first = live.first, let last = live.last {
+            missing = last.seq - first.seq + 1 - UInt64(live.count)
+        } else {
+            missing = 0
+        }
+        // In place when each live record is followed, in the ring's own order, by the next one.
+        var chained = true
+        for (index, record) in live.enumerated().dropLast() {
+            var next = record.offset + EventRecord.aligned(record.length)
+            if next >= usable {
+                next = 0
+            } else if UInt32(littleEndian: ring.loadUnaligned(fromByteOffset: next, as: UInt32.self)) == EventRecord.wrapMarker {
+                next = 0
+            }
+            if next != live[index + 1].offset || live[index + 1].seq != record.seq + 1 {
+                chained = false
+                break
+            }
+        }
+        inPlace = chained
+    }
+}

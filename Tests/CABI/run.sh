@@ -28,3 +28,8 @@ first = urllib.parse.parse_qsl(requests[0]["body"])
 assert [k for k, _ in first] == ["event", "version", "timestamp", "appliance_id", "lsid", "external_key"], first
 print("ok - the receiver got the 5 events in order, standard variables first, no custom fields")
 PY
+
+# Bounded memory and allocation-free emit, with a million events to a dead receiver.
+cc -std=c11 -O2 -Wall -Wextra -Werror -I "$root/include" "$here/memory_test.c" \
+    -L "$libdir" -loutbound-events -Wl,-rpath,"$libdir" -o "$work/memory_test"
+timeout 300 "$work/memory_test" 1000000

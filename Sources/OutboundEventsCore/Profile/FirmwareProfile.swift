@@ -39,11 +39,14 @@ public struct FirmwareProfile: Sendable, Equatable {
 
     /// Looks an event up by its bytes (a C string without its NUL), allocating nothing.
     public func index(of name: UnsafeRawBufferPointer) -> Int? {
-        for (i, event) in events.enumerated() where event.nameBytes.count == name.count {
-            let equal = event.nameBytes.withUnsafeBytes { stored in
-                stored.elementsEqual(name)
+        var i = 0
+        while i < events.count {
+            let stored = events[i].nameBytes
+            if stored.count == name.count,
+               stored.withUnsafeBytes({ memcmpEqual($0, name) }) {
+                return i
             }
-            if equal { return i }
+            i += 1
         }
         return nil
     }
@@ -138,4 +141,15 @@ public struct FirmwareProfile: Sendable, Equatable {
         return !bytes.isEmpty && bytes.count <= 64
             && bytes.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
     }
+}
+
+/// Byte equality of two buffers of the same length, without iterators.
+func memcmpEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    guard a.count == b.count else { return false }
+    var i = 0
+    while i < a.count {
+        if a[i] != b[i] { return false }
+        i += 1
+    }
+    return true
 }

@@ -85,23 +85,34 @@ public enum EventRecord {
         at.storeBytes(of: UInt16(customFields.count).littleEndian, toByteOffset: 36, as: UInt16.self)
         at.storeBytes(of: UInt16(0), toByteOffset: 38, as: UInt16.self)
         var offset = headerSize
-        func put(_ bytes: UnsafeRawBufferPointer) {
-            if let base = bytes.baseAddress, bytes.count > 0 {
-                (at + offset).copyMemory(from: base, byteCount: bytes.count)
-            }
-            offset += bytes.count
+        put(name, at: at, offset: &offset)
+        var i = 0
+        while i < variables.count {
+            putPair(variables.key(i), variables.value(i), at: at, offset: &offset)
+            i += 1
         }
-        func putPair(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
-            at.storeBytes(of: UInt16(key.count).littleEndian, toByteOffset: offset, as: UInt16.self)
-            at.storeBytes(of: UInt16(value.count).littleEndian, toByteOffset: offset + 2, as: UInt16.self)
-            offset += 4
-            put(key)
-            put(value)
+        i = 0
+        while i < customFields.count {
+            putPair(customFields.key(i), customFields.value(i), at: at, offset: &offset)
+            i += 1
         }
-        put(name)
-        for i in 0..<variables.count { putPair(variables.key(i), variables.value(i)) }
-        for i in 0..<customFields.count { putPair(customFields.key(i), customFields.value(i)) }
         seal(at, size: size, seed: checksumSeed)
+    }
+
+    static func put(_ bytes: UnsafeRawBufferPointer, at: UnsafeMutableRawPointer, offset: inout Int) {
+        if let base = bytes.baseAddress, bytes.count > 0 {
+            (at + offset).copyMemory(from: base, byteCount: bytes.count)
+        }
+        offset += bytes.count
+    }
+
+    static func putPair(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, at: UnsafeMutableRawPointer,
+                        offset: inout Int) {
+        at.storeBytes(of: UInt16(key.count).littleEndian, toByteOffset: offset, as: UInt16.self)
+        at.storeBytes(of: UInt16(value.count).littleEndian, toByteOffset: offset + 2, as: UInt16.self)
+        offset += 4
+        put(key, at: at, offset: &offset)
+        put(value, at: at, offset: &offset)
     }
 
     /// Writes the checksum of a record whose other bytes are in place (0 without a seed).

@@ -9,7 +9,7 @@ BIN = $(shell swift build -c $(CONFIG) --show-bin-path)
 # The library under its SONAME and link name, for C programs built against the tree.
 LIBDIR := build/$(CONFIG)/lib
 
-.PHONY: all build lib demo test test-swift test-c test-symbols clean
+.PHONY: all build lib demo test test-swift test-c test-symbols bench clean
 
 all: build
 
@@ -43,6 +43,10 @@ test-c:
 
 test-symbols:
 	Tests/CABI/check-symbols.sh $(LIBDIR)/liboutbound-events.so.1 include/outbound_events.h
+
+# Benchmarks against C and libcurl baselines (several minutes); writes bench/RESULTS.md.
+bench:
+	bench/run.sh
 
 clean:
 	rm -rf .build build dist

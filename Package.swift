@@ -10,6 +10,10 @@ import PackageDescription
 
 let root = Context.packageDirectory
 
+/// Release builds drop Swift's run-time exclusivity checks in the hot path (emit); debug builds,
+/// which every test runs, keep them and would catch a violation.
+let fast: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "outbound-events",
     products: [
@@ -32,7 +36,7 @@ let package = Package(
         // Swift-friendly signatures for the C calls Swift cannot make directly (variadic, macros).
         .target(name: "CShims", dependencies: ["CCurl", "COpenSSL"]),
 
-        .target(name: "OutboundEventsCore"),
+        .target(name: "OutboundEventsCore", swiftSettings: fast),
 
         .target(name: "Delivery", dependencies: ["OutboundEventsCore", "CCurl", "CShims"]),
         .target(name: "TLSMaterial", dependencies: ["OutboundEventsCore", "COpenSSL", "CShims"]),
@@ -41,9 +45,10 @@ let package = Package(
 
         .target(
             name: "OutboundEventsAgent",
-            dependencies: ["OutboundEventsCore", "Delivery", "TLSMaterial", "Journal", "Spool"]
+            dependencies: ["OutboundEventsCore", "Delivery", "TLSMaterial", "Journal", "Spool"],
+            swiftSettings: fast
         ),
-        .target(name: "OutboundEvents", dependencies: ["COutboundEvents", "OutboundEventsAgent"]),
+        .target(name: "OutboundEvents", dependencies: ["COutboundEvents", "OutboundEventsAgent"], swiftSettings: fast),
         // Only the shipped library links with these flags; tests link OutboundEvents directly.
         .target(
             name: "OutboundEventsLibrary",

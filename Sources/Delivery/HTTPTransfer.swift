@@ -68,8 +68,15 @@ final class HTTPTransfer: Transfer {
     }
 
     func receivedHeader(_ line: UnsafeRawBufferPointer) {
-        if line.starts(with: Array("HTTP/".utf8)) {
-            statusLine = Array(line.prefix { $0 != 0x0D && $0 != 0x0A }.prefix(120))
+        // Only status lines ("HTTP/1.1 503 ...") are kept.
+        guard line.count > 5, line[0] == 0x48, line[1] == 0x54, line[2] == 0x54, line[3] == 0x50, line[4] == 0x2F else {
+            return
+        }
+        statusLine.removeAll(keepingCapacity: true)
+        var i = 0
+        while i < line.count && i < 120 && line[i] != 0x0D && line[i] != 0x0A {
+            statusLine.append(line[i])
+            i += 1
         }
     }
 

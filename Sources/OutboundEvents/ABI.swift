@@ -86,11 +86,17 @@ public func oe_agent_remove_recipient(_ agent: OpaquePointer?, _ name: UnsafePoi
 @c @implementation
 public func oe_emit(_ agent: OpaquePointer?, _ event: UnsafePointer<CChar>?, _ variables: UnsafePointer<oe_kv>?,
                     _ count: Int, _ customFields: UnsafePointer<oe_kv>?, _ customCount: Int) -> Int32 {
-    guard let agent, let event,
-          let variableFields = CFields(variables, count), let customFieldList = CFields(customFields, customCount)
-    else { return ResultCode.invalid.rawValue }
+    guard let agent, let event, count >= 0, customCount >= 0, count == 0 || variables != nil,
+          customCount == 0 || customFields != nil else { return ResultCode.invalid.rawValue }
     let name = UnsafeRawBufferPointer(start: event, count: strlen(event))
-    return instance(agent).emit(name: name, variables: variableFields, customFields: customFieldList).0.rawValue
+    // Each string is measured once, into spans on the stack (the heap only for huge events).
+    return withUnsafeTemporaryAllocation(of: FieldSpan.self, capacity: count + customCount) { spans in
+        guard spans.measure(variables, count, at: 0), spans.measure(customFields, customCount, at: count) else {
+            return ResultCode.invalid.rawValue
+        }
+        return instance(agent).emit(name: name, variables: Fields(UnsafeMutableBufferPointer(rebasing: spans[0..<count])),
+                                    customFields: Fields(UnsafeMutableBufferPointer(rebasing: spans[count...]))).0.rawValue
+    }
 }
 
 @c @implementation
@@ -180,26 +186,17 @@ func writeError(_ err: UnsafeMutablePointer<CChar>?, _ errSize: Int, _ message: 
     err[bytes.count] = 0
 }
 
-/// An oe_kv array read in place by the queue: no copy until the event is stored.
-struct CFields: FieldSource {
-    let pairs: UnsafePointer<oe_kv>?
-    let count: Int
-
-    /// Nil when the array is NULL with a count, or holds a NULL key or value.
-    init?(_ pairs: UnsafePointer<oe_kv>?, _ count: Int) {
-        guard count >= 0, count == 0 || pairs != nil else { return nil }
-        for i in 0..<count where pairs![i].key == nil || pairs![i].value == nil { return nil }
-        self.pairs = pairs
-        self.count = count
-    }
-
-    func key(_ index: Int) -> UnsafeRawBufferPointer {
-        let key = pairs![index].key!
-        return UnsafeRawBufferPointer(start: key, count: strlen(key))
-    }
-
-    func value(_ index: Int) -> UnsafeRawBufferPointer {
-        let value = pairs![index].value!
-        return UnsafeRawBufferPointer(start: value, count: strlen(value))
+extension UnsafeMutableBufferPointer where Element == FieldSpan {
+    /// Points spans `at..<at+count` at the strings of an oe_kv array; false if a key or value
+    /// is NULL.
+    func measure(_ pairs: UnsafePointer<oe_kv>?, _ count: Int, at start: Int) -> Bool {
+        var i = 0
+        while i < count {
+            guard let key = pairs![i].key, let value = pairs![i].value else { return false }
+            initializeElement(at: start + i, to: FieldSpan(key: UnsafeRawBufferPointer(start: key, count: strlen(key)),
+                                                           value: UnsafeRawBufferPointer(start: value, count: strlen(value))))
+            i += 1
+        }
+        return true
     }
 }

@@ -47,7 +47,10 @@ extension Agent {
                 if !statusPath.isEmpty { statusText = statusJSON() }
                 return false
             }
-            reconcileTransport(now)
+            if appliedGeneration != configGeneration {
+                appliedGeneration = configGeneration
+                reconcileTransport(now)
+            }
             startDue(now)
             if now - lastHousekeeping >= Self.housekeepingInterval || closing {
                 lastHousekeeping = now
@@ -69,7 +72,7 @@ extension Agent {
                 for (slot, result) in results {
                     if slot == Self.alertSlot { applyAlert(result) } else { apply(result, slot: slot) }
                 }
-                lock.broadcast()
+                if flushWaiters > 0 && !hasPending() { lock.broadcast() }
             }
         }
         return true

@@ -27,12 +27,12 @@ final class QueueFixture {
 
     @discardableResult
     func append(_ name: String, mask: UInt64, padding: Int = 0, timestamp: Int64 = 1_700_000_000) -> EventQueue.AppendResult {
-        let variables = StringFields([("lsid", name), ("pad", String(repeating: "p", count: padding))])
-        let custom = StringFields([])
         let bytes = Array(name.utf8)
-        let size = EventRecord.size(nameLength: bytes.count, variables: variables, customFields: custom)!
-        return bytes.withUnsafeBytes {
-            queue.append(size: size, mask: mask, timestamp: timestamp, name: $0, variables: variables, customFields: custom)
+        return StringFields([("lsid", name), ("pad", String(repeating: "p", count: padding))]).withFields { variables in
+            let size = EventRecord.size(nameLength: bytes.count, variables: variables, customFields: .none)!
+            return bytes.withUnsafeBytes {
+                queue.append(size: size, mask: mask, timestamp: timestamp, name: $0, variables: variables, customFields: .none)
+            }
         }
     }
 

@@ -6,11 +6,14 @@ func withStoredEvent<R>(_ name: String, _ variables: [(String, String)], custom:
                         timestamp: Int64 = 1_795_000_000, _ body: (EventView) -> R) -> R {
     let f = QueueFixture(capacity: 64 * 1024)
     f.activate(0)
-    let vars = StringFields(variables), customs = StringFields(custom)
     let bytes = Array(name.utf8)
-    let size = EventRecord.size(nameLength: bytes.count, variables: vars, customFields: customs)!
-    _ = bytes.withUnsafeBytes {
-        f.queue.append(size: size, mask: 1, timestamp: timestamp, name: $0, variables: vars, customFields: customs)
+    StringFields(variables).withFields { vars in
+        StringFields(custom).withFields { customs in
+            let size = EventRecord.size(nameLength: bytes.count, variables: vars, customFields: customs)!
+            _ = bytes.withUnsafeBytes {
+                f.queue.append(size: size, mask: 1, timestamp: timestamp, name: $0, variables: vars, customFields: customs)
+            }
+        }
     }
     return body(f.queue.beginDelivery(0)!)
 }

@@ -239,7 +239,7 @@ struct AgentDeliveryTests {
         #expect(m.emit("support_conference_begin", [("appliance_id", "spoof")]) == .invalid)
         #expect(m.emit("support_conference_begin", [("timestamp", "yesterday")]) == .invalid)
         #expect(m.emit("support_conference_begin", [("", "empty key")]) == .invalid)
-        #expect(m.emit("support_conference_begin", [("bad\nkey", "x")]) == .invalid)
+        #expect(m.emit("support_conference_begin", [(String(repeating: "k", count: 256), "x")]) == .invalid)
         #expect(m.emit("no_such_event") == .invalid)
         m.turn()
         let body = try #require(m.transport.requests.first?.body)

@@ -30,8 +30,7 @@ struct JournalTests {
                               environment: AgentEnvironment(version: "1.0.0"))
         defer { agent.close() }
         try agent.putHTTPRecipient("ticketing", [(key: "url", value: receiver.url), (key: "retry_interval", value: "1h")])
-        let name = Array("support_conference_end".utf8)
-        _ = name.withUnsafeBytes { agent.emit(name: $0, variables: StringFields([("lsid", "L")]), customFields: StringFields([])) }
+        _ = agent.emit("support_conference_end", variables: [("lsid", "L")])
         var entry: [String: String]?
         #expect(waitUntil(10) {
             entry = journalEntries(identifier: identifier).first { $0["MESSAGE_ID"] == MessageID.recipientFailing.rawValue }

@@ -17,7 +17,18 @@ public struct WireFormat: Sendable {
 
     /// `evt_` and 32 hex digits: the instance, then the event's sequence number.
     public func eventID(seq: UInt64) -> String {
-        "evt_" + Self.hex16(instance) + Self.hex16(seq)
+        String(unsafeUninitializedCapacity: 36) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            buffer[0] = UInt8(ascii: "e")
+            buffer[1] = UInt8(ascii: "v")
+            buffer[2] = UInt8(ascii: "t")
+            buffer[3] = UInt8(ascii: "_")
+            for i in 0..<16 {
+                buffer[19 - i] = digits.utf8Start[Int((instance >> (UInt64(i) * 4)) & 15)]
+                buffer[35 - i] = digits.utf8Start[Int((seq >> (UInt64(i) * 4)) & 15)]
+            }
+            return 36
+        }
     }
 
     /// Replaces `body` with the event's form: standard variables, the event's own variables in
@@ -68,22 +79,43 @@ public struct WireFormat: Sendable {
 
     static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
 
+    /// Bytes that stay as they are in a form value: letters, digits and `*-._`.
+    static let unreserved: [Bool] = (0..<256).map { byte in
+        switch UInt8(byte) {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "*"), UInt8(ascii: "-"),
+             UInt8(ascii: "."), UInt8(ascii: "_"):
+            true
+        default:
+            false
+        }
+    }
+
     /// application/x-www-form-urlencoded as the WHATWG URL standard serializes it: letters,
-    /// digits and `*-._` stay, a space becomes `+`, every other byte is `%XX`.
+    /// digits and `*-._` stay, a space becomes `+`, every other byte is `%XX`. Runs of bytes
+    /// that stay are copied at once.
     public static func appendEncoded(_ bytes: UnsafeRawBufferPointer, to body: inout [UInt8]) {
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "*"), UInt8(ascii: "-"),
-                 UInt8(ascii: "."), UInt8(ascii: "_"):
-                body.append(byte)
-            case UInt8(ascii: " "):
-                body.append(UInt8(ascii: "+"))
-            default:
-                body.append(UInt8(ascii: "%"))
-                body.append(hexDigits[Int(byte >> 4)])
-                body.append(hexDigits[Int(byte & 15)])
+        unreserved.withUnsafeBufferPointer { unreserved in
+            var run = 0
+            var i = 0
+            while i < bytes.count {
+                let byte = bytes[i]
+                if unreserved[Int(byte)] {
+                    i += 1
+                    continue
+                }
+                if run < i { body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run..<i])) }
+                if byte == UInt8(ascii: " ") {
+                    body.append(UInt8(ascii: "+"))
+                } else {
+                    body.append(UInt8(ascii: "%"))
+                    body.append(hexDigits[Int(byte >> 4)])
+                    body.append(hexDigits[Int(byte & 15)])
+                }
+                i += 1
+                run = i
             }
+            if run < bytes.count { body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run...])) }
         }
     }
 
@@ -116,12 +148,5 @@ public struct WireFormat: Sendable {
         var low = 0, high = count - 1
         while low < high { buffer.swapAt(low, high); low += 1; high -= 1 }
         return count
-    }
-
-    static func hex16(_ value: UInt64) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8](repeating: 0, count: 16)
-        for i in 0..<16 { out[15 - i] = digits[Int((value >> (UInt64(i) * 4)) & 15)] }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -39,10 +39,14 @@ public struct FirmwareProfile: Sendable, Equatable {
 
     /// Looks an event up by its bytes (a C string without its NUL), allocating nothing.
     public func index(of name: UnsafeRawBufferPointer) -> Int? {
+        guard name.count > 0 else { return nil }
+        let last = name[name.count - 1]
         var i = 0
         while i < events.count {
+            // Names share long prefixes ("support_conference_"): the length and the last byte
+            // rule out almost every other event before any full comparison.
             let stored = events[i].nameBytes
-            if stored.count == name.count,
+            if stored.count == name.count && stored[stored.count - 1] == last,
                stored.withUnsafeBytes({ memcmpEqual($0, name) }) {
                 return i
             }

@@ -119,9 +119,9 @@ public final class EventQueue {
 
     /// Stores an event for the slots in `mask` (inactive slots are ignored). `size` is from
     /// `EventRecord.size` and must not exceed `maximumEventSize`. `mask` must not be empty.
-    public func append<V: FieldSource, C: FieldSource>(
+    public func append(
         size: Int, mask: UInt64, timestamp: Int64, name: UnsafeRawBufferPointer,
-        variables: V, customFields: C
+        variables: Fields, customFields: Fields
     ) -> AppendResult {
         let wanted = mask & activeMask
         let stride = EventRecord.aligned(size)

@@ -1,39 +1,70 @@
-/// Where an event's key/value pairs come from when it is stored. The C face reads them straight
-/// from the caller's `oe_kv` array, so storing an event makes no intermediate copy.
-public protocol FieldSource {
-    var count: Int { get }
-    func key(_ index: Int) -> UnsafeRawBufferPointer
-    func value(_ index: Int) -> UnsafeRawBufferPointer
+/// One key/value pair of an event, as bytes owned by the caller for the duration of a call.
+public struct FieldSpan {
+    public var key: UnsafeRawBufferPointer
+    public var value: UnsafeRawBufferPointer
+
+    public init(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        self.key = key
+        self.value = value
+    }
 }
 
-/// A field source of Swift strings, for tests and for the tool. Holds its bytes in one buffer of
-/// its own, so the pointers it hands out stay valid for as long as it lives.
-public final class StringFields: FieldSource {
+/// An event's key/value pairs, read in place: the C face points these spans at the caller's
+/// `oe_kv` strings (measured once), so storing an event makes no intermediate copy.
+public struct Fields {
+    public let spans: UnsafeMutableBufferPointer<FieldSpan>
+
+    public init(_ spans: UnsafeMutableBufferPointer<FieldSpan>) { self.spans = spans }
+
+    public static var none: Fields { Fields(UnsafeMutableBufferPointer(start: nil, count: 0)) }
+
+    @inline(__always) public var count: Int { spans.count }
+    @inline(__always) public func key(_ index: Int) -> UnsafeRawBufferPointer { spans[index].key }
+    @inline(__always) public func value(_ index: Int) -> UnsafeRawBufferPointer { spans[index].value }
+
+    /// The same fields without the one at `index` (moved out by shifting the later ones down).
+    public func removing(_ index: Int) -> Fields {
+        var i = index
+        while i + 1 < spans.count {
+            spans[i] = spans[i + 1]
+            i += 1
+        }
+        return Fields(UnsafeMutableBufferPointer(rebasing: spans[0..<(spans.count - 1)]))
+    }
+}
+
+/// Fields of Swift strings, for tests and the tool: holds its bytes in one buffer of its own.
+public final class StringFields {
     let buffer: UnsafeMutableRawBufferPointer
-    let ranges: [(key: Range<Int>, value: Range<Int>)]
+    let storage: UnsafeMutableBufferPointer<FieldSpan>
+    let count: Int
 
     public init(_ pairs: [(String, String)]) {
         let total = pairs.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 8)
+        let storage = UnsafeMutableBufferPointer<FieldSpan>.allocate(capacity: max(pairs.count, 1))
         var offset = 0
-        var ranges: [(key: Range<Int>, value: Range<Int>)] = []
-        func copy(_ text: String) -> Range<Int> {
+        func copy(_ text: String) -> UnsafeRawBufferPointer {
             let start = offset
             for byte in text.utf8 { buffer[offset] = byte; offset += 1 }
-            return start..<offset
+            return UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[start..<offset])
+        }
+        for (index, (key, value)) in pairs.enumerated() {
+            storage[index] = FieldSpan(key: copy(key), value: copy(value))
         }
         self.buffer = buffer
-        for (key, value) in pairs { ranges.append((copy(key), copy(value))) }
-        self.ranges = ranges
+        self.storage = storage
+        count = pairs.count
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        buffer.deallocate()
+        storage.deallocate()
+    }
 
-    public var count: Int { ranges.count }
-    public func key(_ index: Int) -> UnsafeRawBufferPointer { slice(ranges[index].key) }
-    public func value(_ index: Int) -> UnsafeRawBufferPointer { slice(ranges[index].value) }
-    func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[range])
+    /// Calls `body` with the fields, which are valid only inside it.
+    public func withFields<R>(_ body: (Fields) throws -> R) rethrows -> R {
+        try withExtendedLifetime(self) { try body(Fields(UnsafeMutableBufferPointer(rebasing: storage[0..<count]))) }
     }
 }
 
@@ -56,8 +87,7 @@ public enum EventRecord {
     public static func aligned(_ size: Int) -> Int { (size + 7) & ~7 }
 
     /// Bytes the event takes in the queue, before alignment, or nil when over 64 KiB.
-    public static func size<V: FieldSource, C: FieldSource>(nameLength: Int, variables: V,
-                                                           customFields: C) -> Int? {
+    public static func size(nameLength: Int, variables: Fields, customFields: Fields) -> Int? {
         var total = headerSize + nameLength
         guard variables.count <= Int(UInt16.max), customFields.count <= Int(UInt16.max) else { return nil }
         for i in 0..<variables.count {
@@ -72,9 +102,9 @@ public enum EventRecord {
     }
 
     /// Writes the event at `at`; `size` is what `size(...)` returned.
-    static func write<V: FieldSource, C: FieldSource>(
+    static func write(
         at: UnsafeMutableRawPointer, size: Int, seq: UInt64, mask: UInt64, timestamp: Int64,
-        name: UnsafeRawBufferPointer, variables: V, customFields: C, checksumSeed: UInt32?
+        name: UnsafeRawBufferPointer, variables: Fields, customFields: Fields, checksumSeed: UInt32?
     ) {
         at.storeBytes(of: UInt32(size).littleEndian, toByteOffset: 0, as: UInt32.self)
         at.storeBytes(of: seq.littleEndian, toByteOffset: 8, as: UInt64.self)

@@ -112,8 +112,7 @@ struct ManualAgent {
     @discardableResult
     func emit(_ event: String = "support_conference_begin", _ variables: [(String, String)] = [],
               custom: [(String, String)] = []) -> ResultCode {
-        let name = Array(event.utf8)
-        return name.withUnsafeBytes { agent.emit(name: $0, variables: StringFields(variables), customFields: StringFields(custom)).0 }
+        agent.emit(event, variables: variables, customFields: custom).0
     }
 
     func status() throws -> [String: Any] {

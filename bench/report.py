@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Turns bench/run.sh's raw figures into bench/RESULTS.md: medians, ratios, goals."""
+import platform
+import statistics
+import subprocess
+import sys
+
+results, memory, library_bytes, runs, events = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+figures = {}
+for line in open(results):
+    name, *values = line.split()
+    figures.setdefault(name, []).append([float(v) for v in values])
+
+
+def median(name, column=0):
+    return statistics.median(row[column] for row in figures[name])
+
+
+def runs_of(name, column=0):
+    return ", ".join("%.0f" % row[column] for row in figures[name])
+
+
+def command(text):
+    try:
+        return subprocess.run(text, shell=True, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "?"
+
+
+cpu = command("lscpu | sed -n 's/^Model name: *//p'") or platform.processor()
+out = []
+out.append("# Benchmark results\n")
+out.append("Produced by `make bench` (`bench/run.sh`, then `bench/report.py`). Every figure is the median of "
+           "%s runs; each run measures ours and its baseline one after the other, so ratios compare the same machine "
+           "at the same moment. Release build, Swift runtime linked statically.\n" % runs)
+out.append("Machine: %s, %s cores, %s; %s; %s; %s.\n" % (
+    cpu, command("nproc"), command("free -h | awk '/Mem:/ {print $2}'") + " RAM", command("uname -sr"),
+    command("swift --version 2>&1 | head -1"), command("curl-config --version")))
+out.append("\n## oe_emit (10 variables, ~400 bytes stored), no delivery running\n")
+out.append("| threads | oe_emit events/s | C baseline events/s | ratio | goal |")
+out.append("|---|---|---|---|---|")
+for threads in (1, 2):
+    ours, base = median("emit_oe_%d" % threads), median("emit_base_%d" % threads)
+    out.append("| %d | %.0f | %.0f | %.2fx | ≥ 0.5x |" % (threads, ours, base, ours / base))
+out.append("\nThe baseline (`bench/emit_bench.c`) copies the same bytes under one mutex into a ring of fixed 512-byte "
+           "slots: no validation, no profile lookup, no recipient masks, no variable-size records. Runs: ours %s; "
+           "baseline %s (1 thread).\n" % (runs_of("emit_oe_1"), runs_of("emit_base_1")))
+out.append("Latency of one `oe_emit` while a recipient receives deliveries from the same agent (200,000 emits): "
+           "p50 %.0f ns, p99 %.0f ns, p99.9 %.0f ns.\n" % (median("latency", 0), median("latency", 1), median("latency", 2)))
+out.append("\n## Delivery: %s events to nginx `return 200;` over keep-alive on 127.0.0.1\n" % events)
+out.append("| setup | ours deliveries/s | baseline deliveries/s | ratio | goal |")
+out.append("|---|---|---|---|---|")
+ours1, curl1, wrk1 = median("deliver_oe_1"), median("deliver_curl_1"), median("deliver_wrk_1")
+out.append("| 1 recipient vs one reused libcurl easy handle | %.0f | %.0f | %.2fx | ≥ 1.0x |" % (ours1, curl1, ours1 / curl1))
+out.append("| 1 recipient vs `wrk -t1 -c1` (the loopback limit) | %.0f | %.0f | %.2fx | |" % (ours1, wrk1, ours1 / wrk1))
+ours4, multi4 = median("deliver_oe_4"), median("deliver_multi_4")
+out.append("| 4 recipients vs 4 handles in one multi handle | %.0f | %.0f | %.2fx | ≥ 1.0x |" % (ours4, multi4, ours4 / multi4))
+out.append("\nRuns (1 recipient): ours %s; libcurl %s; wrk %s. Runs (4): ours %s; multi %s.\n" % (
+    runs_of("deliver_oe_1"), runs_of("deliver_curl_1"), runs_of("deliver_wrk_1"), runs_of("deliver_oe_4"),
+    runs_of("deliver_multi_4")))
+out.append("\n## Spool cost (`queue.spool` on vs off)\n")
+out.append("| | spool off | spool on | ratio |")
+out.append("|---|---|---|---|")
+e_off, e_on = median("emit_oe_1"), median("emit_oe_spool")
+d_off, d_on = ours1, median("deliver_oe_spool")
+out.append("| emit events/s (1 thread) | %.0f | %.0f | %.2fx |" % (e_off, e_on, e_on / e_off))
+out.append("| delivery events/s (1 recipient) | %.0f | %.0f | %.2fx |" % (d_off, d_on, d_on / d_off))
+out.append("\nWith the spool, each record is also checksummed (CRC-32C) and written into the shared file mapping, and "
+           "the file is `msync`ed once a second while it changes (see README, \"What survives what\").\n")
+out.append("\n## Memory\n")
+out.append("```")
+out.extend(line.rstrip() for line in open(memory) if line.strip())
+out.append("```")
+out.append("\nStripped library (`strip --strip-unneeded`, Swift runtime included): %.1f MiB (%d bytes).\n" % (
+    library_bytes / 1048576, library_bytes))
+print("\n".join(out))

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The benchmarks (make bench): every figure measured side by side with its baseline in the same
+# run, 5 runs each, medians and ratios written to bench/RESULTS.md.
+#   emit:     oe_emit (10 variables, ~400 bytes) vs a mutex-protected C ring, 1 and 2 threads
+#   latency:  one oe_emit while deliveries run (p50/p99/p99.9)
+#   delivery: 100,000 events to nginx ("return 200", keep-alive) vs one reused libcurl handle
+#             and wrk -t1 -c1; 4 recipients vs 4 handles in one multi handle
+#   spool:    emit and delivery with queue.spool on vs off
+#   memory:   resident memory with a 1,000,000-event backlog; stripped library size
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+runs=${RUNS:-5}
+events=${EVENTS:-100000}
+
+scripts/install-deps.sh build bench
+swift build -c release --product outbound-events >/dev/null
+make --no-print-directory lib CONFIG=release
+lib="$root/build/release/lib"
+work=$(mktemp -d)
+trap 'kill $(cat "$work/nginx/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cc -std=c11 -O2 -Wall -Wextra -Werror -I include bench/emit_bench.c -L "$lib" -loutbound-events -Wl,-rpath,"$lib" -lpthread -o "$work/emit_bench"
+cc -std=c11 -O2 -Wall -Wextra -Werror -I include bench/deliver_bench.c -L "$lib" -loutbound-events -Wl,-rpath,"$lib" -lcurl -o "$work/deliver_bench"
+cc -std=c11 -O2 -Wall -Wextra -Werror -I include Tests/CABI/memory_test.c -L "$lib" -loutbound-events -Wl,-rpath,"$lib" -o "$work/memory_test"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$work/nginx"
+sed "s/__PORT__/$port/" bench/nginx.conf > "$work/nginx/nginx.conf"
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" 2>"$work/nginx/error.log" &
+for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+url="http://127.0.0.1:$port/hook"
+python3 - "$work/post.lua" <<'PY'
+import sys
+body = ("event=support_conference_begin&version=3&timestamp=1795929813&appliance_id=bench&lsid=1&external_key=INC-0001234"
+        "&type=support&username=ann.baker&display_name=Ann+Baker&public_site=Support+Portal+for+Customers"
+        "&customer=ACME+Corporation&computer=WS-4711.acme.example&issue=Printer+does+not+print+double-sided+on+letter+paper"
+        "&queue=Tier+2+Hardware%2C+Printers+and+Peripherals+%28EMEA%29")
+open(sys.argv[1], "w").write('wrk.method = "POST"\nwrk.body = "%s"\nwrk.headers["Content-Type"] = '
+                             '"application/x-www-form-urlencoded; charset=utf-8"\n' % body)
+PY
+
+results="$work/results"
+: > "$results"
+record() { echo "$1 $2" >> "$results"; echo "  $1: $2"; }
+for run in $(seq 1 "$runs"); do
+    echo "run $run of $runs"
+    record emit_oe_1 "$("$work/emit_bench" oe 1 1000000)"
+    record emit_base_1 "$("$work/emit_bench" baseline 1 1000000)"
+    record emit_oe_2 "$("$work/emit_bench" oe 2 1000000)"
+    record emit_base_2 "$("$work/emit_bench" baseline 2 1000000)"
+    rm -f "$work/spool"
+    record emit_oe_spool "$("$work/emit_bench" oe 1 1000000 "$work/spool")"
+    rm -f "$work/spool"
+    record latency "$("$work/emit_bench" latency "$url" 200000)"
+    record deliver_oe_1 "$("$work/deliver_bench" oe "$url" "$events" 1)"
+    record deliver_curl_1 "$("$work/deliver_bench" curl "$url" "$events")"
+    record deliver_wrk_1 "$(wrk -t1 -c1 -d5s -s "$work/post.lua" "$url" | awk '/Requests\/sec/ {print $2}')"
+    record deliver_oe_4 "$("$work/deliver_bench" oe "$url" "$events" 4)"
+    record deliver_multi_4 "$("$work/deliver_bench" multi "$url" "$events" 4)"
+    rm -f "$work/spool"
+    record deliver_oe_spool "$("$work/deliver_bench" oe "$url" "$events" 1 "$work/spool")"
+    rm -f "$work/spool"
+done
+
+"$work/memory_test" 1000000 > "$work/memory.txt" || true
+cp "$root/.build/release/liboutbound-events.so" "$work/lib.so"
+strip --strip-unneeded "$work/lib.so"
+library_bytes=$(stat -c %s "$work/lib.so")
+
+python3 bench/report.py "$results" "$work/memory.txt" "$library_bytes" "$runs" "$events" > bench/RESULTS.md
+echo "wrote bench/RESULTS.md"

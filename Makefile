@@ -26,7 +26,7 @@ lib:
 demo: build
 	scripts/install-deps.sh test
 	scripts/start-journald.sh
-	examples/demo.sh $(LIBDIR)
+	examples/demo.sh $(LIBDIR) $(BIN)/outbound-events-tool
 
 test:
 	scripts/install-deps.sh build test

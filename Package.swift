@@ -21,6 +21,9 @@ let package = Package(
         .library(name: "outbound-events", type: .dynamic, targets: ["OutboundEventsLibrary"]),
         .executable(name: "outbound-events-tool", targets: ["OutboundEventsTool"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
     targets: [
         // The public header, as a C module Swift can import; its one source compiles the header as C11.
         .target(
@@ -63,8 +66,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "OutboundEventsTool",
-            dependencies: ["OutboundEventsAgent"],
-            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+            dependencies: [
+                "OutboundEventsAgent", "COutboundEvents", "Delivery", "TLSMaterial",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            // ArgumentParser brings FoundationEssentials; linked statically, it needs its two
+            // helper libraries named.
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims"])]
         ),
 
         .testTarget(name: "OutboundEventsCoreTests", dependencies: ["OutboundEventsCore"]),

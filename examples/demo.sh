@@ -2,10 +2,12 @@
 # The demo (make demo): a sample firmware service (examples/firmware_service.c) emits the events
 # of one support session to a receiver on 127.0.0.1. The receiver refuses the first delivery
 # with 503; the agent logs the failure, retries two seconds later, delivers everything in
-# order and logs the recovery. Then the journal lines are shown.
-# Usage: examples/demo.sh LIBDIR
+# order and logs the recovery. Then the journal lines are shown, and the field tool reads the
+# status file the service left and sends a test event of its own.
+# Usage: examples/demo.sh LIBDIR TOOL
 set -euo pipefail
 libdir=$(cd "$1" && pwd)
+tool=$2
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'kill $receiver 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -25,7 +27,7 @@ echo "== receiver listening on http://127.0.0.1:$port/hook (it answers 503 once,
 
 since=$(date '+%Y-%m-%d %H:%M:%S')
 echo "== running the firmware service"
-"$work/firmware_service" "http://127.0.0.1:$port/hook" 2s
+"$work/firmware_service" "http://127.0.0.1:$port/hook" 2s "$work/firmware.json"
 sleep 0.2
 kill $tailer 2>/dev/null || true
 
@@ -50,3 +52,9 @@ echo
 echo "== the failure entry with its fields (journalctl -o verbose)"
 journalctl --no-pager -t outbound-events-demo --since "$since" -o verbose MESSAGE_ID=3be05f24e14848368b0e00acc0225f0c |
     grep -E '^\s+(MESSAGE|PRIORITY|MESSAGE_ID|OE_[A-Z_]+)=' || true
+
+echo
+echo "== the field tool: outbound-events status (the file the service wrote through status.path)"
+"$tool" status "$work/firmware.json"
+echo "== the field tool: outbound-events send-test http://127.0.0.1:$port/hook"
+"$tool" send-test "http://127.0.0.1:$port/hook" || true

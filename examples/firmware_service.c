@@ -5,7 +5,7 @@
  *
  * Build:  cc firmware_service.c $(pkg-config --cflags --libs outbound-events)
  *    or:  cc -I include firmware_service.c -L build/debug/lib -loutbound-events
- * Run:    ./firmware_service URL [retry_interval]
+ * Run:    ./firmware_service URL [retry_interval [status_path]]
  */
 #include <outbound_events.h>
 
@@ -40,7 +40,7 @@ static int emit_session(oe_agent *agent, const char *lsid) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s URL [retry_interval]\n", argv[0]);
+        fprintf(stderr, "usage: %s URL [retry_interval [status_path]]\n", argv[0]);
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -49,6 +49,7 @@ int main(int argc, char **argv) {
         {"appliance_id", "bseries-demo"},
         {"log.identifier", "outbound-events-demo"},
         {"shutdown_timeout", "10s"},
+        {"status.path", argc > 3 ? argv[3] : ""},
     };
     oe_agent *agent = oe_agent_new(settings, sizeof settings / sizeof settings[0], err, sizeof err);
     if (!agent) {

@@ -1,5 +1,7 @@
 #include "cshims.h"
 
+#include <openssl/ssl.h>
+
 CURLcode cshims_curl_easy_setopt_long(CURL *curl, CURLoption option, long value) {
     return curl_easy_setopt(curl, option, value);
 }
@@ -51,4 +53,11 @@ long cshims_bio_get_mem_data(BIO *bio, char **data) {
 
 unsigned long cshims_xn_flag_rfc2253(void) {
     return XN_FLAG_RFC2253;
+}
+
+const char *cshims_curl_tls_version(CURL *curl) {
+    struct curl_tlssessioninfo *info = NULL;
+    if (curl_easy_getinfo(curl, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || !info) return NULL;
+    if (info->backend != CURLSSLBACKEND_OPENSSL || !info->internals) return NULL;
+    return SSL_get_version((SSL *)info->internals);
 }

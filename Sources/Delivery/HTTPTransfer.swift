@@ -16,6 +16,9 @@ final class HTTPTransfer: Transfer {
     /// The start of the response body, for the error message, and how much arrived in all.
     var responseStart: [UInt8] = []
     var responseBytes = 0
+    /// For `Probe`: the TLS version, read while the connection is still attached to the handle.
+    var recordTLSVersion = false
+    var tlsVersion: String?
 
     init(slot: Int, target: HTTPTarget) {
         super.init(slot: slot, url: target.url, protocols: "http,https", caCertificate: target.caCertificate,
@@ -68,6 +71,9 @@ final class HTTPTransfer: Transfer {
     }
 
     func receivedHeader(_ line: UnsafeRawBufferPointer) {
+        if recordTLSVersion && tlsVersion == nil, let easy {
+            tlsVersion = cshims_curl_tls_version(easy).map { String(cString: $0) }
+        }
         // Only status lines ("HTTP/1.1 503 ...") are kept.
         guard line.count > 5, line[0] == 0x48, line[1] == 0x54, line[2] == 0x54, line[3] == 0x50, line[4] == 0x2F else {
             return

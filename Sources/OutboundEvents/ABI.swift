@@ -20,20 +20,7 @@ public func oe_version() -> UnsafePointer<CChar>? {
 
 @c @implementation
 public func oe_strerror(_ result: Int32) -> UnsafePointer<CChar>? {
-    let text: StaticString = switch ResultCode(rawValue: result) {
-    case .ok: "success"
-    case .invalid: "invalid argument or setting"
-    case .exists: "a recipient of the other kind has that name"
-    case .notFound: "no such recipient"
-    case .queueFull: "queue full"
-    case .tooBig: "event too large for the queue"
-    case .tls: "CA certificate refused"
-    case .io: "file error"
-    case .timedOut: "timed out"
-    case .state: "not possible in the agent's current state"
-    case .noMemory: "out of memory"
-    case nil: "unknown result code"
-    }
+    let text: StaticString = ResultCode(rawValue: result)?.summary ?? "unknown result code"
     return UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 

@@ -136,10 +136,10 @@ struct SettingsTests {
 
     @Test("whsec_ secrets are base64-decoded; others are used as their bytes; errors never show the secret")
     func signingSecrets() throws {
-        #expect(try HTTPRecipientSettings.signingKey("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").count == 24)
-        #expect(try HTTPRecipientSettings.signingKey("plain secret") == Array("plain secret".utf8))
+        #expect(try HTTPRecipientSettings.decodeSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").count == 24)
+        #expect(try HTTPRecipientSettings.decodeSecret("plain secret") == Array("plain secret".utf8))
         #expect {
-            try HTTPRecipientSettings.signingKey("whsec_not*base64!")
+            try HTTPRecipientSettings.decodeSecret("whsec_not*base64!")
         } throws: { !($0 as! ConfigError).message.contains("not*base64") }
     }
 }

@@ -30,6 +30,9 @@ CURLMcode cshims_curl_multi_setopt_long(CURLM *multi, CURLMoption option, long v
 /* BIO_get_mem_data is a macro. */
 long cshims_bio_get_mem_data(BIO *bio, char **data);
 
+/* The TLS version of a transfer's connection ("TLSv1.3"), or NULL when it has none. */
+const char *cshims_curl_tls_version(CURL *curl);
+
 /* XN_FLAG_RFC2253 is a macro of casts Swift cannot import. */
 unsigned long cshims_xn_flag_rfc2253(void);
 

@@ -82,14 +82,14 @@ public struct HTTPRecipientSettings: Sendable, Equatable {
             emailContacts = try Values.emailAddresses(key, value, allowEmpty: true)
         case "email_alert_after": emailAlertAfter = try Values.duration(key, value)
         case "email_alert_resend": emailAlertResend = try Values.positiveDuration(key, value)
-        case "signing_secret": signingKey = try Self.signingKey(value)
+        case "signing_secret": signingKey = try Self.decodeSecret(value)
         default: throw Settings.unknownKey(key, kind: "HTTP recipient", known: Self.keys)
         }
     }
 
     /// Standard Webhooks: `whsec_<base64>` is decoded; any other secret is used as its bytes.
     /// Errors never repeat the secret.
-    static func signingKey(_ secret: String) throws(ConfigError) -> [UInt8] {
+    public static func decodeSecret(_ secret: String) throws(ConfigError) -> [UInt8] {
         if secret.hasPrefix("whsec_") {
             guard let key = Base64.decode(secret.dropFirst(6)), !key.isEmpty else {
                 throw .invalid("signing_secret", "the part after whsec_ is not valid base64 (the value is not shown)")

@@ -12,6 +12,23 @@ public enum ResultCode: Int32, Sendable {
     case timedOut = -8
     case state = -9
     case noMemory = -10
+
+    /// A short description, in static storage (the C face hands out its pointer).
+    public var summary: StaticString {
+        switch self {
+        case .ok: "success"
+        case .invalid: "invalid argument or setting"
+        case .exists: "a recipient of the other kind has that name"
+        case .notFound: "no such recipient"
+        case .queueFull: "queue full"
+        case .tooBig: "event too large for the queue"
+        case .tls: "CA certificate refused"
+        case .io: "file error"
+        case .timedOut: "timed out"
+        case .state: "not possible in the agent's current state"
+        case .noMemory: "out of memory"
+        }
+    }
 }
 
 /// A refused setting or call: the code the C caller gets and the one-line reason for `err`.

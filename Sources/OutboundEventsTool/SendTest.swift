@@ -1,0 +1,131 @@
+import ArgumentParser
+import COutboundEvents
+import Delivery
+import OutboundEventsAgent
+import OutboundEventsCore
+import Glibc
+import TLSMaterial
+
+struct SendTest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "send-test",
+        abstract: "Send one test event to a URL now and show exactly what happened.",
+        discussion: """
+            The event goes out as the agent sends events: the same body, headers, TLS \
+            verification (peer and host name, TLS 1.2 or newer, the CA file as the only \
+            trust when given) and timeouts. The report shows the address the name resolved \
+            to, the TLS version and verification result with the certificate the server \
+            presented, the answer, the time each step took, and whether the appliance would \
+            count the event as delivered (HTTP 200 only). Exit status 0 when it would, 1 otherwise.
+            """
+    )
+
+    @Argument(help: "The recipient URL (http:// or https://).") var url: String
+    @Option(name: .customLong("ca-file"), help: "PEM file of the CA to trust instead of the system store.") var caFile: String?
+    @Option(help: "The event to send.") var event = "support_conference_begin"
+    @Option(name: .customLong("signing-secret"), help: "Sign as with signing_secret (whsec_<base64> or text).") var signingSecret: String?
+    @Option(name: .customLong("appliance-id"), help: "The appliance_id to send.") var applianceID = "send-test"
+    @Option(name: .customLong("connect-timeout"), help: "Connect timeout (e.g. 10s).") var connectTimeout = "10s"
+    @Option(help: "Timeout of the whole request (e.g. 30s).") var timeout = "30s"
+
+    func run() throws {
+        let now = SystemClock().unixSeconds()
+        let webhook: WebhookURL
+        do { webhook = try WebhookURL("url", url) } catch { complain(error.message); throw ExitCode(1) }
+        var pem = ""
+        if let caFile {
+            do {
+                pem = try readFile(caFile)
+                let ca = try CACertificate("ca-file", pem: pem, now: now)
+                print("CA:           \(ca.subject), valid until \(ca.notAfter)")
+            } catch let error as ConfigError {
+                complain(error.message)
+                throw ExitCode(1)
+            }
+        }
+        guard let index = FirmwareProfile.bSeries.index(of: event) else {
+            complain("event: \(Values.quote(event)) is not an event of the B Series profile (\(FirmwareProfile.bSeries.events.map(\.name).joined(separator: ", ")))")
+            throw ExitCode(1)
+        }
+        let wire = WireFormat(version: FirmwareProfile.bSeries.version, applianceID: applianceID, instance: UInt64(now))
+        let variables = [("lsid", "send-test-\(now)"), ("external_key", "send-test")]
+        let (body, id) = TestEvent.body(FirmwareProfile.bSeries.events[index].name, variables, wire: wire, timestamp: now)
+        var headers = ["Content-Type: application/x-www-form-urlencoded; charset=utf-8", "webhook-id: \(id)", "webhook-timestamp: \(now)"]
+        if let signingSecret {
+            let key: [UInt8]
+            do throws(ConfigError) { key = try HTTPRecipientSettings.decodeSecret(signingSecret) } catch { complain(error.message); throw ExitCode(1) }
+            var input: [UInt8] = []
+            WireFormat.signingInput(id: id, timestamp: now, body: body, into: &input)
+            headers.append("webhook-signature: v1,\(HMACSHA256.base64Signature(key: key, message: input))")
+        }
+        let target = HTTPTarget(url: webhook.text, caCertificate: pem,
+                                connectTimeout: try parseDuration(connectTimeout, option: "connect-timeout"),
+                                requestTimeout: try parseDuration(timeout, option: "timeout"),
+                                userAgent: "outbound-events/\(OE_VERSION_STRING)")
+        let report = Probe.send(target, body: body, headers: headers)
+        print("URL:          \(webhook.redacted)")
+        print("Event:        \(event) (webhook-id \(id))")
+        print("Resolved to:  \(report.address ?? "(no connection)")")
+        if webhook.scheme == .https {
+            let trust = caFile.map { "the CA in \($0)" } ?? "the system trust store"
+            if let verification = report.verification {
+                let version = report.tlsVersion.map { "\($0), " } ?? ""
+                print(verification == "OK" ? "TLS:          \(version)certificate verified against \(trust)"
+                                           : "TLS:          verification FAILED against \(trust): \(verification)")
+            } else {
+                print("TLS:          no handshake")
+            }
+            for (position, certificate) in report.certificates.enumerated() {
+                let label = position == 0 ? (report.verification == "OK" ? "Certificate:" : "Presented:   ") : "             "
+                let fields = Dictionary(certificate.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
+                print("\(label) \(fields["Subject"] ?? "?"), issued by \(fields["Issuer"] ?? "?"), valid \(fields["Start date"] ?? "?") to \(fields["Expire date"] ?? "?")")
+            }
+        }
+        print("Answer:       \(report.result.succeeded ? "HTTP 200" : report.result.error)")
+        print("Time:         \(format(report.lookupMillis)) lookup, \(format(report.connectMillis)) connect, " +
+              (webhook.scheme == .https ? "\(format(report.tlsMillis)) TLS, " : "") + "\(format(report.totalMillis)) in all")
+        if report.delivered {
+            print("Delivered:    yes — the appliance counts this as delivered")
+        } else {
+            print("Delivered:    no — the appliance would keep the event and retry it (only HTTP 200 counts)")
+            throw ExitCode(1)
+        }
+    }
+
+    func format(_ millis: Double) -> String {
+        let tenths = Int((millis * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) ms"
+    }
+}
+
+/// The body and id of a test event, made by the agent's own wire format.
+enum TestEvent {
+    static func body(_ event: String, _ variables: [(String, String)], wire: WireFormat, timestamp: Int64) -> ([UInt8], String) {
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)
+        defer { memory.deallocate() }
+        let queue = EventQueue(memory: memory, policy: .reject)
+        queue.activate(0, name: "send-test")
+        let name = Array(event.utf8)
+        StringFields(variables).withFields { fields in
+            let size = EventRecord.size(nameLength: name.count, variables: fields, customFields: .none) ?? 0
+            _ = name.withUnsafeBytes { queue.append(size: size, mask: 1, timestamp: timestamp, name: $0, variables: fields, customFields: .none) }
+        }
+        var body: [UInt8] = []
+        guard let view = queue.beginDelivery(0) else { return (body, "") }
+        wire.body(of: view, customFields: false, into: &body)
+        return (body, wire.eventID(seq: view.seq))
+    }
+}
+
+func readFile(_ path: String) throws -> String {
+    guard let file = fopen(path, "r") else { throw ConfigError(.io, "\(path): \(String(cString: strerror(errno)))") }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = fread(&chunk, 1, chunk.count, file)
+        if count == 0 { break }
+        bytes += chunk[0..<count]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}

@@ -1,6 +1,7 @@
 # The outbound events agent. Two commands for a newcomer (README):
 #   make demo   builds and runs the demo: a sample firmware service delivering to a local receiver
-#   make test   runs every test: Swift unit and integration tests, the C ABI test, exported symbols
+#   make test   runs every test: Swift unit and integration tests, the C ABI test, exported symbols,
+#               the Debian packages
 # Both install the Debian packages they need first.
 
 VERSION := $(shell sed -n 's/^\#define OE_VERSION_STRING "\(.*\)"/\1/p' include/outbound_events.h)
@@ -9,7 +10,7 @@ BIN = $(shell swift build -c $(CONFIG) --show-bin-path)
 # The library under its SONAME and link name, for C programs built against the tree.
 LIBDIR := build/$(CONFIG)/lib
 
-.PHONY: all build lib demo test test-swift test-c test-symbols bench clean
+.PHONY: all build lib demo test test-swift test-c test-symbols deb test-deb bench clean
 
 all: build
 
@@ -33,7 +34,7 @@ test:
 	scripts/start-journald.sh
 	swift build --build-tests
 	@$(MAKE) --no-print-directory lib CONFIG=debug
-	$(MAKE) --no-print-directory test-swift test-c test-symbols
+	$(MAKE) --no-print-directory test-swift test-c test-symbols test-deb
 
 test-swift:
 	swift test --skip-build
@@ -43,6 +44,14 @@ test-c:
 
 test-symbols:
 	Tests/CABI/check-symbols.sh $(LIBDIR)/liboutbound-events.so.1 include/outbound_events.h
+
+# The Debian packages, into dist/.
+deb:
+	packaging/build-deb.sh
+
+# The packages through lintian, dpkg -i (over an older version), pkg-config, dpkg -r and -P.
+test-deb:
+	packaging/test-deb.sh
 
 # Benchmarks against C and libcurl baselines (several minutes); writes bench/RESULTS.md.
 bench:

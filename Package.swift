@@ -72,7 +72,10 @@ let package = Package(
             ],
             // ArgumentParser brings FoundationEssentials; linked statically, it needs its two
             // helper libraries named.
-            linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims"])]
+            linkerSettings: [.unsafeFlags([
+                "-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims",
+                "-Xlinker", "-z", "-Xlinker", "relro", "-Xlinker", "-z", "-Xlinker", "now",
+            ])]
         ),
 
         .testTarget(name: "OutboundEventsCoreTests", dependencies: ["OutboundEventsCore"]),

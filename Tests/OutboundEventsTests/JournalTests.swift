@@ -128,6 +128,10 @@ struct DiagnosisTests {
         try? FileManager.default.removeItem(atPath: installed)
         try FileManager.default.copyItem(atPath: repositoryRoot + "/packaging/outbound-events.catalog", toPath: installed)
         _ = run("/usr/bin/journalctl", ["--update-catalog"])
+        defer {
+            try? FileManager.default.removeItem(atPath: installed)
+            _ = run("/usr/bin/journalctl", ["--update-catalog"])
+        }
         let explained = run("/usr/bin/journalctl", ["-x", "--no-pager", "-t", identifier]).out
         #expect(explained.contains("Subject: TLS verification of outbound events recipient wrong-ca failed"), "\(explained.prefix(2000))")
         #expect(explained.contains("Subject: Outbound events recipient refused is failing"))

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The packages as an operator meets them (make test-deb, run by make test): lintian clean, the
+# symbols file equal to the exported functions, installed over an older version with dpkg, a C
+# program built with pkg-config alone and run against a receiver, nothing of the Swift
+# toolchain needed, the journald catalog installed, and nothing left after dpkg -r and -P.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+version=$(sed -n 's/^#define OE_VERSION_STRING "\(.*\)"/\1/p' include/outbound_events.h)
+arch=$(dpkg --print-architecture)
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+packages=(liboutbound-events1 liboutbound-events-dev outbound-events-tools)
+work=$(mktemp -d)
+trap 'kill $receiver 2>/dev/null || true; rm -rf "$work"' EXIT
+fail() { echo "not ok - $*"; exit 1; }
+
+DEB_VERSION=0.9.0-1 packaging/build-deb.sh >/dev/null
+packaging/build-deb.sh >/dev/null
+new=()
+old=()
+for package in "${packages[@]}"; do
+    new+=("dist/${package}_${version}-1_${arch}.deb")
+    old+=("dist/${package}_0.9.0-1_${arch}.deb")
+done
+
+# lintian: no errors and no warnings (overrides carry their reasons).
+lintian "${new[@]}" > "$work/lintian" 2>&1 || true
+grep -E '^[EW]: ' "$work/lintian" && fail "lintian reports errors or warnings"
+echo "ok - lintian: no errors, no warnings"
+
+# The symbols file lists exactly what the library exports, and that is the header's functions.
+dpkg-deb -e "${new[0]}" "$work/control"
+dpkg-deb -x "${new[0]}" "$work/tree"
+library="$work/tree/usr/lib/$multiarch/liboutbound-events.so.$version"
+exported=$(nm -D --defined-only --extern-only "$library" | awk '$2 == "T" {sub(/@.*/, "", $3); print $3}' | sort)
+listed=$(awk '/^ oe_/ {sub(/@.*/, "", $1); print $1}' "$work/control/symbols" | sort)
+[ "$exported" = "$listed" ] || fail "the symbols file does not match the exported symbols"
+Tests/CABI/check-symbols.sh "$library" include/outbound_events.h
+readelf -d "$library" | grep -q 'SONAME.*\[liboutbound-events.so.1\]' || fail "SONAME"
+readelf -d "$library" | grep -qE 'RPATH|RUNPATH' && fail "the library has a RUNPATH"
+readelf -lW "$library" | grep -q GNU_RELRO || fail "no RELRO"
+readelf -d "$library" | grep -q BIND_NOW || fail "no BIND_NOW"
+[ "$(stat -c %a "$library")" = 644 ] || fail "library mode"
+echo "ok - symbols file, SONAME, no RUNPATH, RELRO and BIND_NOW, mode 0644"
+
+# Install the older version, then upgrade.
+$sudo dpkg -P "${packages[@]}" >/dev/null 2>&1 || true
+$sudo dpkg -i "${old[@]}" >/dev/null
+$sudo dpkg -i "${new[@]}" >/dev/null
+for package in "${packages[@]}"; do
+    [ "$(dpkg-query -W -f='${Version}' "$package")" = "$version-1" ] || fail "$package was not upgraded"
+done
+echo "ok - upgraded 0.9.0-1 to $version-1 with dpkg -i"
+
+# A firmware service builds against the installed packages with pkg-config alone.
+flags=$(pkg-config --cflags --libs outbound-events)
+cc -std=c11 -Wall -Wextra -Werror examples/firmware_service.c $flags -o "$work/firmware_service"
+if ldd "$work/firmware_service" /usr/lib/$multiarch/liboutbound-events.so.1 /usr/bin/outbound-events | grep -iE 'swift|not found'; then
+    fail "something of the Swift toolchain is needed at run time"
+fi
+python3 scripts/receiver.py --log "$work/requests.jsonl" > "$work/port" &
+receiver=$!
+for _ in $(seq 1 50); do grep -q PORT "$work/port" 2>/dev/null && break; sleep 0.1; done
+port=$(awk '{print $2}' "$work/port")
+env -i PATH=/usr/bin:/bin timeout 60 "$work/firmware_service" "http://127.0.0.1:$port/hook" 1s > "$work/service.out"
+[ "$(wc -l < "$work/requests.jsonl")" = 6 ] || fail "the receiver did not get the session's 6 events"
+echo "ok - cc \$(pkg-config --cflags --libs outbound-events) builds the sample service; it delivers; ldd shows no Swift"
+
+# The tool, its man page and the journald catalog.
+/usr/bin/outbound-events --version | grep -qx "$version" || fail "outbound-events --version"
+[ -f /usr/share/man/man1/outbound-events.1.gz ] || fail "man page"
+# systemd's file trigger on /usr/lib/systemd/catalog rebuilds journald's catalog database.
+journalctl --list-catalog | grep -q 3be05f24e14848368b0e00acc0225f0c || fail "the catalog is not in journald's database"
+echo "ok - tool, man page and journald catalog installed (journalctl -x explains the entries)"
+
+# Remove, then purge: nothing of ours is left.
+files=$(dpkg -L "${packages[@]}" | sort -u)
+$sudo dpkg -r "${packages[@]}" >/dev/null
+[ -e "/usr/lib/$multiarch/liboutbound-events.so.1" ] && fail "dpkg -r left the library"
+$sudo dpkg -P "${packages[@]}" >/dev/null 2>&1
+left=""
+while read -r path; do
+    [ -e "$path" ] && [ ! -d "$path" ] && left+="$path "
+done <<< "$files"
+[ -z "$left" ] || fail "dpkg -P left: $left"
+for package in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || echo not-installed)
+    [ "$status" = not-installed ] || fail "$package is $status"
+done
+echo "ok - dpkg -r and dpkg -P leave no files behind"

@@ -67,10 +67,10 @@ struct SettingsTests {
         }
     }
 
-    @Test("the queue capacity must lie between 4 KiB and 1 GiB")
+    @Test("the queue capacity must lie between 1 KiB and 1 GiB")
     func capacityRange() {
         var settings = AgentSettings()
-        #expect(throws: ConfigError.self) { try settings.set("queue.capacity", "1KiB") }
+        #expect(throws: ConfigError.self) { try settings.set("queue.capacity", "512") }
         #expect(throws: ConfigError.self) { try settings.set("queue.capacity", "2GiB") }
     }
 

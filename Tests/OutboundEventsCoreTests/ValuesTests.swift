@@ -56,11 +56,12 @@ struct ValuesTests {
         #expect(Values.list("") == [])
     }
 
-    @Test("recipient names are 1 to 64 printable characters")
+    @Test("recipient names are 1 to 64 printable characters, any script")
     func names() throws {
         try Values.recipientName("Ticketing (prod)")
-        try Values.recipientName(String(repeating: "n", count: 64))
-        for bad in ["", String(repeating: "n", count: 65), "tab\there", "new\nline", " lead", "trail "] {
+        try Values.recipientName("Tickets – Zürich 東京")
+        try Values.recipientName(String(repeating: "ü", count: 64))
+        for bad in ["", String(repeating: "n", count: 65), "tab\there", "new\nline", "nul\u{0}", "bidi\u{202E}", "del\u{7F}"] {
             #expect(throws: ConfigError.self) { try Values.recipientName(bad) }
         }
     }

@@ -5,21 +5,22 @@
 ///
 ///     0   "OESPOOL\0"          magic
 ///     8   u32 layout version    (1)
-///     12  u32 header size       (8192)
+///     12  u32 header size       (32768)
 ///     16  u64 ring capacity     (bytes of records after the header)
 ///     24  u64 instance          (first half of every event id; seeds record checksums)
 ///     32  u64 next sequence     (written after each record, so ids never repeat)
 ///     40  u64 created           (Unix seconds)
-///     64  64 slots of 128 bytes:
+///     64  64 slots of 320 bytes:
 ///         +0  u64 need-from     (the oldest sequence number the slot still needs)
-///         +8  u8  active, u8 name length, 6 bytes zero
-///         +16 name (64 bytes)
+///         +8  u8  active, u8 zero, u16 name length, 4 bytes zero
+///         +16 name (UTF-8, up to 256 bytes: 64 characters)
 public struct SpoolHeader {
     public static let magic: [UInt8] = Array("OESPOOL\0".utf8)
     public static let version: UInt32 = 1
-    public static let size = 8192
+    public static let size = 32768
     static let slotTable = 64
-    static let slotSize = 128
+    static let slotSize = 320
+    static let nameCapacity = 256
 
     public let base: UnsafeMutableRawPointer
 
@@ -68,11 +69,13 @@ public struct SpoolHeader {
     /// The stored name, or nil when the slot is inactive or its entry is not a valid name.
     public func name(_ slot: Int) -> String? {
         guard isActive(slot) else { return nil }
-        let length = Int(base.load(fromByteOffset: slotOffset(slot) + 9, as: UInt8.self))
-        guard (1...64).contains(length) else { return nil }
+        let length = Int(load(slotOffset(slot) + 10, UInt16.self))
+        guard (1...Self.nameCapacity).contains(length) else { return nil }
         let bytes = UnsafeRawBufferPointer(start: base + slotOffset(slot) + 16, count: length)
-        guard bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return nil }
-        return String(decoding: bytes, as: UTF8.self)
+        guard let name = String(validating: bytes, as: UTF8.self), (try? Values.recipientName(name)) != nil else {
+            return nil
+        }
+        return name
     }
 
     /// Records that `slot` belongs to `name` and needs events from `seq` on. The active flag is
@@ -80,10 +83,10 @@ public struct SpoolHeader {
     public func activate(_ slot: Int, name: String, needFrom seq: UInt64) {
         let offset = slotOffset(slot)
         base.storeBytes(of: UInt8(0), toByteOffset: offset + 8, as: UInt8.self)
-        let bytes = Array(name.utf8.prefix(64))
-        (base + offset + 16).initializeMemory(as: UInt8.self, repeating: 0, count: 64)
+        let bytes = Array(name.utf8.prefix(Self.nameCapacity))
+        (base + offset + 16).initializeMemory(as: UInt8.self, repeating: 0, count: Self.nameCapacity)
         bytes.withUnsafeBytes { (base + offset + 16).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        base.storeBytes(of: UInt8(bytes.count), toByteOffset: offset + 9, as: UInt8.self)
+        store(UInt16(bytes.count), offset + 10)
         setNeedFrom(slot, seq)
         base.storeBytes(of: UInt8(1), toByteOffset: offset + 8, as: UInt8.self)
     }

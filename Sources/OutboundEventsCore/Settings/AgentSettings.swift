@@ -48,7 +48,7 @@ public struct AgentSettings: Sendable, Equatable {
     public static let fixedAtCreation: Set<String> = ["queue.capacity", "queue.spool", "firmware_profile"]
 
     /// Smallest and largest queue: room for a few small events, and what an appliance can map.
-    public static let capacityRange = 4096...(1 << 30)
+    public static let capacityRange = 1024...(1 << 30)
 
     public init() {}
 
@@ -75,7 +75,7 @@ public struct AgentSettings: Sendable, Equatable {
         case "queue.capacity":
             let size = try Values.size(key, value)
             guard Self.capacityRange.contains(size) else {
-                throw .invalid(key, "\(Values.quote(value)) is outside 4KiB to 1GiB")
+                throw .invalid(key, "\(Values.quote(value)) is outside 1KiB to 1GiB")
             }
             queueCapacity = size
         case "queue.overflow":

@@ -73,18 +73,21 @@ public enum Values {
         text.split(separator: ",").map { trimmed(String($0)) }.filter { !$0.isEmpty }
     }
 
-    /// Recipient names: 1 to 64 printable ASCII characters (space allowed inside).
+    /// Recipient names: 1 to 64 printable characters (Unicode letters, digits, punctuation and
+    /// blanks; no control, format or line-separator characters, which would garble logs).
     public static func recipientName(_ name: String) throws(ConfigError) {
-        let bytes = Array(name.utf8)
-        guard !bytes.isEmpty else { throw ConfigError(.invalid, "name: must not be empty") }
-        guard bytes.count <= 64 else {
+        guard !name.isEmpty else { throw ConfigError(.invalid, "name: must not be empty") }
+        guard name.count <= 64 else {
             throw ConfigError(.invalid, "name: \(quote(name)) is longer than 64 characters")
         }
-        guard bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
-            throw ConfigError(.invalid, "name: \(quote(name)) must contain printable characters only")
+        let unprintable = name.unicodeScalars.contains { scalar in
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned: true
+            default: false
+            }
         }
-        guard bytes.first != 0x20, bytes.last != 0x20 else {
-            throw ConfigError(.invalid, "name: \(quote(name)) must not start or end with a space")
+        guard !unprintable else {
+            throw ConfigError(.invalid, "name: \(quote(name)) must contain printable characters only")
         }
     }
 

@@ -98,6 +98,71 @@ static void refusals(void) {
     oe_agent_close(agent);
 }
 
+/* The ABI under abuse: every call gets a code, never a crash, and the queue stays sound. */
+static void abuse(const char *url) {
+    char err[256];
+    oe_kv settings[] = {{"log.destination", "none"}, {"shutdown_timeout", "0"}};
+    oe_agent *agent = oe_agent_new(settings, 2, err, sizeof err);
+    if (!agent) return;
+
+    oe_kv empty_url = {"url", ""};
+    CHECK(oe_agent_put_http_recipient(agent, "", &empty_url, 1, err, sizeof err) == OE_EINVAL, "an empty name is refused: %s", err);
+    CHECK(oe_agent_put_http_recipient(agent, "a", &empty_url, 1, err, sizeof err) == OE_EINVAL, "an empty url is refused: %s", err);
+    oe_kv empty_key = {"", "x"};
+    CHECK(oe_agent_configure(agent, &empty_key, 1, err, sizeof err) == OE_EINVAL, "an empty key is refused: %s", err);
+    CHECK(oe_emit(agent, "", NULL, 0, NULL, 0) == OE_EINVAL, "an empty event name is refused");
+
+    const char bad_utf8[] = {'b', (char)0xff, (char)0xfe, 'd', 0};
+    oe_kv bad_value = {"appliance_id", bad_utf8};
+    CHECK(oe_agent_configure(agent, &bad_value, 1, err, sizeof err) == OE_EINVAL, "non-UTF-8 settings are refused: %s", err);
+    CHECK(oe_agent_put_http_recipient(agent, bad_utf8, &empty_url, 1, err, sizeof err) == OE_EINVAL, "a non-UTF-8 name is refused");
+    CHECK(oe_agent_remove_recipient(agent, bad_utf8) == OE_EINVAL, "removing a non-UTF-8 name is refused");
+
+    oe_kv injected = {"url", "http://127.0.0.1/\r\nX-Injected: 1"};
+    CHECK(oe_agent_put_http_recipient(agent, "a", &injected, 1, err, sizeof err) == OE_EINVAL, "CR/LF in a URL is refused: %s", err);
+    oe_kv injected_id = {"appliance_id", "x\r\nX-Injected: 1"};
+    CHECK(oe_agent_configure(agent, &injected_id, 1, err, sizeof err) == OE_EINVAL, "CR/LF in appliance_id is refused: %s", err);
+    CHECK(oe_agent_put_http_recipient(agent, "line\nbreak", &empty_url, 1, err, sizeof err) == OE_EINVAL, "a name with a line break is refused");
+
+    size_t huge_size = 1 << 20;
+    char *huge = malloc(huge_size + 1);
+    memset(huge, 'x', huge_size);
+    huge[huge_size] = 0;
+    oe_kv huge_setting = {"appliance_id", huge};
+    CHECK(oe_agent_configure(agent, &huge_setting, 1, err, sizeof err) == OE_EINVAL && strlen(err) < sizeof err,
+          "a 1 MiB setting is refused with a short message: %s", err);
+    oe_kv huge_key = {huge, "x"};
+    CHECK(oe_agent_configure(agent, &huge_key, 1, err, sizeof err) == OE_EINVAL, "a 1 MiB key is refused");
+
+    char abuse_url[512];
+    snprintf(abuse_url, sizeof abuse_url, "%s-abuse", url);
+    oe_kv recipient[] = {{"url", abuse_url}, {"retry_interval", "1s"}};
+    CHECK(oe_agent_put_http_recipient(agent, "receiver", recipient, 2, err, sizeof err) == OE_OK, "recipient added");
+    oe_kv huge_variable = {"note", huge};
+    CHECK(oe_emit(agent, "support_conference_end", &huge_variable, 1, NULL, 0) == OE_ETOOBIG, "a 1 MiB variable is OE_ETOOBIG");
+    CHECK(oe_emit(agent, "support_conference_end", NULL, 0, &huge_variable, 1) == OE_ETOOBIG, "a 1 MiB custom field is OE_ETOOBIG");
+    oe_kv *many = malloc(sizeof(oe_kv) * 10000);
+    for (int i = 0; i < 10000; i++) many[i] = (oe_kv){"key", "value"};
+    CHECK(oe_emit(agent, "support_conference_end", many, 10000, NULL, 0) == OE_ETOOBIG, "10,000 variables: OE_ETOOBIG, no crash");
+    CHECK(oe_emit(agent, "support_conference_end", many, 2000, NULL, 0) == OE_OK, "2,000 small variables fit and are queued");
+    oe_kv tricky[] = {{"lsid", "line\r\nbreak"}, {"a=b&c", "x y%z"}, {"nul", ""}};
+    CHECK(oe_emit(agent, "support_conference_end", tricky, 3, NULL, 0) == OE_OK, "CR/LF, = and & in variables are queued (form-encoded on the wire)");
+    oe_kv reserved = {"event", "spoofed"};
+    CHECK(oe_emit(agent, "support_conference_end", &reserved, 1, NULL, 0) == OE_EINVAL, "a variable may not override event");
+    CHECK(oe_emit(agent, "support_conference_end\nsupport_conference_begin", NULL, 0, NULL, 0) == OE_EINVAL, "an event name with a line break is refused");
+    CHECK(oe_agent_flush(agent, 10000) == OE_OK, "the queue is sound: everything accepted is delivered");
+    for (int i = 0; i < 63; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "r%d", i);
+        oe_agent_put_http_recipient(agent, name, recipient, 2, err, sizeof err);
+    }
+    CHECK(oe_agent_put_http_recipient(agent, "one-too-many", recipient, 2, err, sizeof err) == OE_ESTATE,
+          "the 65th recipient is refused: %s", err);
+    free(many);
+    free(huge);
+    oe_agent_close(agent);
+}
+
 static void delivery(const char *url) {
     char err[256];
     oe_kv settings[] = {{"appliance_id", "abi-test"}, {"log.destination", "none"}};
@@ -135,6 +200,7 @@ int main(int argc, char **argv) {
     version_and_errors();
     null_arguments();
     refusals();
+    abuse(argv[1]);
     delivery(argv[1]);
     printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
     return failures ? 1 : 0;

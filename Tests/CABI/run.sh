@@ -21,7 +21,7 @@ timeout 60 "$work/abi_test" "http://127.0.0.1:$port/hook"
 
 python3 - "$work/requests.jsonl" <<'PY'
 import json, sys, urllib.parse
-requests = [json.loads(line) for line in open(sys.argv[1])]
+requests = [r for r in map(json.loads, open(sys.argv[1])) if r["path"] == "/hook"]
 lsids = [urllib.parse.parse_qs(r["body"])["lsid"][0] for r in requests]
 assert lsids == ["lsid-%d" % i for i in range(5)], lsids
 first = urllib.parse.parse_qsl(requests[0]["body"])
@@ -33,3 +33,8 @@ PY
 cc -std=c11 -O2 -Wall -Wextra -Werror -I "$root/include" "$here/memory_test.c" \
     -L "$libdir" -loutbound-events -Wl,-rpath,"$libdir" -o "$work/memory_test"
 timeout 300 "$work/memory_test" 1000000
+
+# The ABI test again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
+cc -std=c11 -g -fsanitize=address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror -I "$root/include" \
+    "$here/abi_test.c" -L "$libdir" -loutbound-events -Wl,-rpath,"$libdir" -o "$work/abi_test_sanitized"
+ASAN_OPTIONS=detect_leaks=0 timeout 120 "$work/abi_test_sanitized" "http://127.0.0.1:$port/hook" | tail -1

@@ -110,6 +110,17 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
+class Server(ThreadingHTTPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that hangs up mid-answer (a cancelled or timed-out request) is routine here.
+        error = sys.exc_info()[1]
+        if not isinstance(error, (BrokenPipeError, ConnectionResetError, ssl.SSLError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 def read_control(path):
     if not path:
         return "200"
@@ -147,9 +158,7 @@ def main():
     parser.add_argument("--print", action="store_true")
     args = parser.parse_args()
 
-    ThreadingHTTPServer.allow_reuse_address = True
-    ThreadingHTTPServer.daemon_threads = True
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server = Server(("127.0.0.1", args.port), Handler)
     server.log = args.log
     server.control = args.control
     server.print = args.print

@@ -4,24 +4,28 @@ import OutboundEventsCore
 import Spool
 import Testing
 
-/// The C child of the crash tests (Tests/CABI/spool_child.c), built once against the library.
-let spoolChild: String = {
-    let directory = temporaryDirectory("child")
+/// Builds a C program of Tests/CABI against the built library, as firmware would; returns its
+/// path.
+func buildCProgram(_ name: String) -> String {
+    let directory = temporaryDirectory(name)
     let library = repositoryRoot + "/.build/debug/liboutbound-events.so"
     precondition(FileManager.default.fileExists(atPath: library), "build the library first (swift build)")
     try! FileManager.default.createSymbolicLink(atPath: directory.path + "/liboutbound-events.so.1", withDestinationPath: library)
     try! FileManager.default.createSymbolicLink(atPath: directory.path + "/liboutbound-events.so", withDestinationPath: library)
-    let binary = directory.path + "/spool_child"
+    let binary = directory.path + "/" + name
     let cc = Process()
     cc.executableURL = URL(fileURLWithPath: "/usr/bin/cc")
-    cc.arguments = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-I", repositoryRoot + "/include",
-                    repositoryRoot + "/Tests/CABI/spool_child.c", "-L", directory.path, "-loutbound-events",
+    cc.arguments = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", repositoryRoot + "/include",
+                    repositoryRoot + "/Tests/CABI/\(name).c", "-L", directory.path, "-loutbound-events", "-lpthread",
                     "-Wl,-rpath," + directory.path, "-o", binary]
     try! cc.run()
     cc.waitUntilExit()
-    precondition(cc.terminationStatus == 0, "spool_child.c did not compile")
+    precondition(cc.terminationStatus == 0, "\(name).c did not compile")
     return binary
-}()
+}
+
+/// The C child of the crash tests (Tests/CABI/spool_child.c).
+let spoolChild = buildCProgram("spool_child")
 
 /// Runs the child until `killAfter` seconds after its first acknowledged event, then SIGKILLs
 /// it. Returns the events (lsids) it saw acknowledged with OE_OK.

@@ -10,7 +10,7 @@ BIN = $(shell swift build -c $(CONFIG) --show-bin-path)
 # The library under its SONAME and link name, for C programs built against the tree.
 LIBDIR := build/$(CONFIG)/lib
 
-.PHONY: all build lib demo test test-swift test-c test-symbols deb test-deb bench clean
+.PHONY: all build lib demo test test-swift test-c test-symbols deb test-deb test-hardening test-sanitizers fuzz bench clean
 
 all: build
 
@@ -44,6 +44,27 @@ test-c:
 
 test-symbols:
 	Tests/CABI/check-symbols.sh $(LIBDIR)/liboutbound-events.so.1 include/outbound_events.h
+
+# Hardening (CI runs it after make test): the whole Swift test suite under AddressSanitizer and
+# under ThreadSanitizer, then every fuzz target for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 20
+test-hardening: test-sanitizers
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+test-sanitizers:
+	scripts/install-deps.sh build test
+	scripts/start-journald.sh
+	swift build --build-tests
+	swift build --build-tests --scratch-path .build/sanitize-address --sanitize=address
+	OE_SOAK_SECONDS=20 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	    .build/sanitize-address/debug/outbound-eventsPackageTests.xctest --testing-library swift-testing
+	swift build --build-tests --scratch-path .build/sanitize-thread --sanitize=thread
+	OE_SOAK_SECONDS=20 TSAN_OPTIONS=halt_on_error=1 \
+	    .build/sanitize-thread/debug/outbound-eventsPackageTests.xctest --testing-library swift-testing
+
+# Long fuzzing runs: 300 s per target (FUZZ_SECONDS=... to change).
+fuzz:
+	fuzz/run.sh $${FUZZ_SECONDS:-300}
 
 # The Debian packages, into dist/.
 deb:

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing with libFuzzer (clang's, from the Swift toolchain) of every parser and
+# encoder that takes outside input: setting values and URLs, firmware profiles, the tool's
+# settings files, templates with mail and form encoding, CA certificate PEM, and spool files on
+# recovery. Each target runs SECONDS (default 20) from its seed corpus in fuzz/corpus/<target>;
+# new inputs go to a scratch corpus, crashes to fuzz/crashes/ (and fail the run).
+# Usage: fuzz/run.sh [SECONDS] [TARGET...]      make fuzz runs 300 s per target.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+seconds=${1:-20}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(values profile settings_file template spool ca_pem)
+
+scripts/install-deps.sh build
+scratch=.build/fuzz
+swift build --scratch-path "$scratch" --target TLSMaterial -Xswiftc -sanitize=fuzzer,address \
+    -Xcc -fsanitize=fuzzer-no-link,address >/dev/null
+modules="$scratch/debug/Modules"
+mkdir -p "$scratch/fuzzers" fuzz/crashes
+report="$scratch/fuzzers/report.txt"
+: > "$report"
+for target in "${targets[@]}"; do
+    binary="$scratch/fuzzers/$target"
+    extra=()
+    if [ "$target" = ca_pem ]; then
+        extra=("$scratch"/debug/TLSMaterial.build/*.swift.o "$scratch/debug/CShims.build/shims.c.o"
+               -Xcc -fmodule-map-file=Sources/COpenSSL/module.modulemap
+               -Xcc -fmodule-map-file="$scratch/debug/CShims.build/module.modulemap" -Xcc -I -Xcc Sources/CShims/include
+               -lssl -lcrypto -lcurl)
+    fi
+    rm -f "$binary"
+    if ! swiftc -sanitize=fuzzer,address -parse-as-library -swift-version 6 -I "$modules" "fuzz/Targets/$target.swift" \
+        "$scratch"/debug/OutboundEventsCore.build/*.swift.o "${extra[@]}" -o "$binary" > "$scratch/fuzzers/$target.build.log" 2>&1; then
+        grep -v "Cannot export local symbol" "$scratch/fuzzers/$target.build.log"
+        echo "fuzz target $target does not build"
+        exit 1
+    fi
+    scratch_corpus=$(mktemp -d)
+    mkdir -p "fuzz/corpus/$target"
+    echo "== $target: $seconds s"
+    if ! "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="fuzz/crashes/$target-" \
+        -print_final_stats=1 "$scratch_corpus" "fuzz/corpus/$target" > "$scratch/fuzzers/$target.log" 2>&1; then
+        tail -40 "$scratch/fuzzers/$target.log"
+        echo "fuzz target $target found a crash: see fuzz/crashes/"
+        exit 1
+    fi
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$scratch/fuzzers/$target.log")
+    coverage=$(grep -o 'cov: [0-9]*' "$scratch/fuzzers/$target.log" | tail -1)
+    echo "$target: $runs executions in $seconds s, $coverage, no crash" | tee -a "$report"
+    rm -rf "$scratch_corpus"
+done

@@ -38,6 +38,7 @@ struct SoakTests {
         func number(_ key: String) -> Int { Int(figures[key] ?? "") ?? -1 }
         #expect(child.terminationStatus == 0)
         #expect(figures["flush"] == "success", "everything delivered once the receiver stayed up")
+        #expect(number("dropped_overflow") == 0, "the queue never overflowed, so every event must arrive")
 
         guard child.terminationStatus == 0, number("emitted t3") >= 0 else {
             Issue.record("the soak program failed (status \(child.terminationStatus), reason \(child.terminationReason.rawValue)): \(text)")

@@ -9,7 +9,6 @@ final class HTTPTransfer: Transfer {
     /// receiver streaming gigabytes costs nothing.
     static let responseLimit = 64 * 1024
 
-    var body: [UInt8] = []
     var headerList: UnsafeMutablePointer<curl_slist>?
     /// The last status line received ("HTTP/1.1 503 Service Unavailable").
     var statusLine: [UInt8] = []
@@ -46,7 +45,6 @@ final class HTTPTransfer: Transfer {
 
     func prepare(body: [UInt8], headers: [String]) {
         guard let easy else { return }
-        self.body = body
         curl_slist_free_all(headerList)
         headerList = nil
         // "Expect:" stops libcurl from waiting for a 100-continue on larger bodies.
@@ -54,10 +52,9 @@ final class HTTPTransfer: Transfer {
             headerList = curl_slist_append(headerList, header)
         }
         cshims_curl_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, headerList)
-        self.body.withUnsafeBytes { bytes in
-            _ = cshims_curl_easy_setopt_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
-            _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_POSTFIELDS, bytes.baseAddress)
-        }
+        // libcurl keeps its own copy of the body (size first, then COPYPOSTFIELDS).
+        cshims_curl_easy_setopt_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+        (body + [0]).withUnsafeBytes { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, $0.baseAddress) }
         statusLine.removeAll(keepingCapacity: true)
         responseStart.removeAll(keepingCapacity: true)
         responseBytes = 0

@@ -59,7 +59,6 @@ public final class Agent: @unchecked Sendable {
     /// transport in line when it differs from what it last applied.
     var configGeneration = 1
     var appliedGeneration = 0
-    var finished = false
     /// Threads waiting in `flush`: the delivery thread wakes them only when nothing is pending,
     /// not after every delivery (which would cost a futex wake-up and a context switch each).
     var flushWaiters = 0
@@ -168,8 +167,8 @@ public final class Agent: @unchecked Sendable {
         do {
             try configureLocked(pairs)
         } catch {
-            log(LogEntry(.warning, .settingsRefused, "settings refused: \(error.message)",
-                         fields: [("OE_ERROR", error.message)]))
+            log(LogEntry(.warning, error.code == .tls ? .caCertificateRejected : .settingsRefused,
+                         "settings refused: \(error.message)", fields: [("OE_ERROR", error.message)]))
             throw error
         }
         transport.wakeup()

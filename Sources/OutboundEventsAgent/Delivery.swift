@@ -372,7 +372,6 @@ extension Agent {
             let count = queue.slots[slot].queued
             if count > 0 && settings.queueSpool.isEmpty { lost.append((recipient.name, count)) }
         }
-        finished = true
         spool?.close()
         lock.broadcast()
         guard !lost.isEmpty else { return }

@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include <outbound_events.h>
 
+#include "proc.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,15 +31,6 @@ int posix_memalign(void **out, size_t alignment, size_t size) {
     allocations++;
     *out = __libc_memalign(alignment, size);
     return *out ? 0 : 12;
-}
-
-static long resident_kib(void) {
-    long pages = 0, resident = 0;
-    FILE *statm = fopen("/proc/self/statm", "r");
-    if (!statm) return -1;
-    if (fscanf(statm, "%ld %ld", &pages, &resident) != 2) resident = -1;
-    fclose(statm);
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* An event of 10 variables, about 400 bytes stored. */

@@ -9,34 +9,14 @@
 #define _GNU_SOURCE
 #include <outbound_events.h>
 
-#include <dirent.h>
+#include "proc.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static long count_entries(const char *path) {
-    DIR *directory = opendir(path);
-    if (!directory) return -1;
-    long count = 0;
-    struct dirent *entry;
-    while ((entry = readdir(directory))) {
-        if (entry->d_name[0] != '.') count++;
-    }
-    closedir(directory);
-    return count;
-}
-
-static long resident_kib(void) {
-    long pages = 0, resident = 0;
-    FILE *statm = fopen("/proc/self/statm", "r");
-    if (!statm) return -1;
-    if (fscanf(statm, "%ld %ld", &pages, &resident) != 2) resident = -1;
-    fclose(statm);
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
 
 static double now(void) {
     struct timespec t;

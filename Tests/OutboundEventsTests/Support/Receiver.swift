@@ -27,14 +27,54 @@ func waitUntil(_ timeout: Double = 10, _ condition: () throws -> Bool) rethrows 
     return try condition()
 }
 
+/// A Python server of scripts/ on 127.0.0.1: started with its arguments, it prints "PORT <n>";
+/// stopped with SIGKILL, so that connections are refused at once; restarted on the same port.
+final class LoopbackServer: @unchecked Sendable {
+    let script: String
+    private(set) var port = 0
+    private var process: Process?
+
+    init(script: String) { self.script = script }
+
+    deinit { stop() }
+
+    func start(port: Int, arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [repositoryRoot + "/scripts/" + script] + arguments + ["--port", String(port)]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        self.process = process
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        guard line.hasPrefix("PORT "), let number = Int(line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw ConfigError(.io, "\(script) did not start: \(line)")
+        }
+        self.port = number
+    }
+
+    func stop() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+}
+
+/// The objects of a JSON-lines file the servers write; none while it does not exist.
+func jsonLines(_ url: URL) -> [[String: Any]] {
+    guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
+    return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+}
+
 /// A real webhook receiver on 127.0.0.1 (scripts/receiver.py), HTTP or HTTPS. Its behaviour is
 /// set through a control file; every request it answers is read back from its log.
 final class Receiver: @unchecked Sendable {
     let directory: URL
     let tls: (cert: String, key: String)?
     let tlsMax: String?
-    private(set) var port: Int = 0
-    private var process: Process?
+    private let server = LoopbackServer(script: "receiver.py")
+    var port: Int { server.port }
 
     struct Request {
         let path: String
@@ -63,8 +103,6 @@ final class Receiver: @unchecked Sendable {
         try start(port: 0)
     }
 
-    deinit { stop() }
-
     var url: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)/hook" }
     /// The same receiver under the name its certificate carries.
     var localhostURL: String { "https://localhost:\(port)/hook" }
@@ -75,44 +113,22 @@ final class Receiver: @unchecked Sendable {
 
     /// Starts the server, on `port` (0: any free one).
     func start(port: Int) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        var arguments = [repositoryRoot + "/scripts/receiver.py",
-                         "--log", directory.appendingPathComponent("requests.jsonl").path,
-                         "--control", directory.appendingPathComponent("control").path,
-                         "--port", String(port)]
+        var arguments = ["--log", directory.appendingPathComponent("requests.jsonl").path,
+                         "--control", directory.appendingPathComponent("control").path]
         if let tls { arguments += ["--cert", tls.cert, "--key", tls.key] }
         if let tlsMax { arguments += ["--tls-max", tlsMax] }
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        self.process = process
-        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        guard line.hasPrefix("PORT "), let number = Int(line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw ConfigError(.io, "receiver did not start: \(line)")
-        }
-        self.port = number
+        try server.start(port: port, arguments: arguments)
     }
 
     /// Takes the receiver down: connections are refused until `restart`.
-    func stop() {
-        guard let process, process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        self.process = nil
-    }
+    func stop() { server.stop() }
 
     func restart() throws { try start(port: port) }
 
     var requests: [Request] {
-        guard let text = try? String(contentsOf: directory.appendingPathComponent("requests.jsonl"), encoding: .utf8) else {
-            return []
-        }
-        return text.split(separator: "\n").compactMap { line in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-            return Request(path: object["path"] as! String, headers: object["headers"] as! [String: String],
-                           body: object["body"] as! String, time: object["time"] as! Double)
+        jsonLines(directory.appendingPathComponent("requests.jsonl")).map { object in
+            Request(path: object["path"] as! String, headers: object["headers"] as! [String: String],
+                    body: object["body"] as! String, time: object["time"] as! Double)
         }
     }
 
@@ -188,8 +204,8 @@ final class SMTPRelay: @unchecked Sendable {
     let directory = temporaryDirectory("smtp")
     let tls: (cert: String, key: String)?
     let auth: String?
-    private(set) var port = 0
-    private var process: Process?
+    private let server = LoopbackServer(script: "smtp-receiver.py")
+    var port: Int { server.port }
 
     struct Message {
         let from: String
@@ -207,51 +223,28 @@ final class SMTPRelay: @unchecked Sendable {
         try start(port: 0)
     }
 
-    deinit { stop() }
-
     func setControl(_ text: String) {
         try! text.write(to: directory.appendingPathComponent("control"), atomically: true, encoding: .utf8)
     }
 
     func start(port: Int) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        var arguments = [repositoryRoot + "/scripts/smtp-receiver.py", "--dir", directory.path,
-                         "--control", directory.appendingPathComponent("control").path, "--port", String(port)]
+        var arguments = ["--dir", directory.path, "--control", directory.appendingPathComponent("control").path]
         if let tls { arguments += ["--cert", tls.cert, "--key", tls.key] }
         if let auth { arguments += ["--auth", auth] }
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        self.process = process
-        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        guard line.hasPrefix("PORT "), let number = Int(line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw ConfigError(.io, "SMTP relay did not start: \(line)")
-        }
-        self.port = number
+        try server.start(port: port, arguments: arguments)
     }
 
-    func stop() {
-        guard let process, process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        self.process = nil
-    }
+    func stop() { server.stop() }
 
     func restart() throws { try start(port: port) }
 
     var messages: [Message] {
-        guard let text = try? String(contentsOf: directory.appendingPathComponent("messages.jsonl"), encoding: .utf8) else {
-            return []
-        }
-        return text.split(separator: "\n").compactMap { line in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-            return Message(from: object["mail_from"] as! String, to: object["rcpt_tos"] as! [String],
-                           subject: object["subject"] as! String,
-                           body: (object["body"] as! String).replacingOccurrences(of: "\r\n", with: "\n"),
-                           headers: object["headers"] as! [String: String], tls: object["tls"] as! Bool,
-                           raw: object["data"] as! String)
+        jsonLines(directory.appendingPathComponent("messages.jsonl")).map { object in
+            Message(from: object["mail_from"] as! String, to: object["rcpt_tos"] as! [String],
+                    subject: object["subject"] as! String,
+                    body: (object["body"] as! String).replacingOccurrences(of: "\r\n", with: "\n"),
+                    headers: object["headers"] as! [String: String], tls: object["tls"] as! Bool,
+                    raw: object["data"] as! String)
         }
     }
 

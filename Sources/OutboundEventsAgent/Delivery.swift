@@ -39,6 +39,7 @@ extension Agent {
         var wait = maxWait
         var statusText: String?
         var statusPath = ""
+        var webhooks: [PendingWebhook] = []
         let running: Bool = lock.withLock {
             let now = clock.monotonic()
             statusPath = settings.statusPath
@@ -51,7 +52,7 @@ extension Agent {
                 appliedGeneration = configGeneration
                 reconcileTransport(now)
             }
-            startDue(now)
+            webhooks = startDue(now)
             if now - lastHousekeeping >= Self.housekeepingInterval || closing {
                 lastHousekeeping = now
                 housekeeping(now)
@@ -63,6 +64,7 @@ extension Agent {
             wait = min(wait, nextWake(now))
             return true
         }
+        for webhook in webhooks { send(webhook) }
         if let statusText { Files.writeAtomically(statusPath, statusText + "\n") }
         guard running else { return false }
         var results: [(slot: Int, result: DeliveryResult)] = []
@@ -147,9 +149,22 @@ extension Agent {
 
     // MARK: Sending
 
+    /// A webhook to start once the lock is released: its event is copied out of the ring, so
+    /// encoding and signing never hold up an `oe_emit`.
+    struct PendingWebhook {
+        let slot: Int
+        let recipient: Recipient
+        let id: String
+        let customFields: Bool
+        let signingKey: [UInt8]
+        let wire: WireFormat
+    }
+
     /// Starts the head-of-line event of every recipient that is due and has none in flight,
-    /// and the oldest alert email.
-    func startDue(_ now: Millis) {
+    /// and the oldest alert email. With the lock held; webhooks are returned, to be encoded and
+    /// sent by `send` after it is released.
+    func startDue(_ now: Millis) -> [PendingWebhook] {
+        var webhooks: [PendingWebhook] = []
         for slot in slots.indices {
             guard let recipient = slots[slot], recipient.enabled, !recipient.inFlight else { continue }
             guard queue.slots[slot].hasPending else {
@@ -171,7 +186,10 @@ extension Agent {
             recipient.attempts += 1
             if recipient.firstAttempt == nil { recipient.firstAttempt = now }
             if let http = recipient.http {
-                sendWebhook(event, id: id, slot: slot, recipient: recipient, settings: http)
+                recipient.record.removeAll(keepingCapacity: true)
+                recipient.record.append(contentsOf: event.bytes)
+                webhooks.append(PendingWebhook(slot: slot, recipient: recipient, id: id, customFields: http.sendCustomFields,
+                                               signingKey: http.signingKey, wire: wire))
             } else if let email = recipient.email {
                 transport.start(slot: slot, mail: eventMail(event, id: id, slot: slot, settings: email))
             }
@@ -180,22 +198,29 @@ extension Agent {
             alertInFlight = true
             transport.start(slot: Self.alertSlot, mail: alerts[0].envelope)
         }
+        return webhooks
     }
 
-    func sendWebhook(_ event: EventView, id: String, slot: Int, recipient: Recipient, settings http: HTTPRecipientSettings) {
-        wire.body(of: event, customFields: http.sendCustomFields, into: &recipient.body)
+    /// Encodes, signs and starts a webhook, on the delivery thread without the lock: only this
+    /// thread touches a recipient's buffers, and a recipient removed meanwhile has its transfer
+    /// cancelled at the next turn.
+    func send(_ webhook: PendingWebhook) {
+        let recipient = webhook.recipient
+        recipient.record.withUnsafeBytes { record in
+            webhook.wire.body(of: EventView(record), customFields: webhook.customFields, into: &recipient.body)
+        }
         let attemptTime = clock.unixSeconds()
         var headers = [
             "Content-Type: application/x-www-form-urlencoded; charset=utf-8",
-            "webhook-id: \(id)",
+            "webhook-id: \(webhook.id)",
             "webhook-timestamp: \(attemptTime)",
         ]
-        if !http.signingKey.isEmpty {
-            WireFormat.signingInput(id: id, timestamp: attemptTime, body: recipient.body, into: &recipient.signingInput)
-            let signature = HMACSHA256.base64Signature(key: http.signingKey, message: recipient.signingInput)
+        if !webhook.signingKey.isEmpty {
+            WireFormat.signingInput(id: webhook.id, timestamp: attemptTime, body: recipient.body, into: &recipient.signingInput)
+            let signature = HMACSHA256.base64Signature(key: webhook.signingKey, message: recipient.signingInput)
             headers.append("webhook-signature: v1,\(signature)")
         }
-        transport.start(slot: slot, body: recipient.body, headers: headers)
+        transport.start(slot: webhook.slot, body: recipient.body, headers: headers)
     }
 
     // MARK: Outcomes

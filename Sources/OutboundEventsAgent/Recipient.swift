@@ -37,7 +37,9 @@ final class Recipient {
     /// Overflow drops already reported in the journal.
     var overflowLogged: UInt64 = 0
 
-    /// Reused from one delivery to the next.
+    /// Reused from one delivery to the next, and touched by the delivery thread only: the
+    /// head-of-line event copied out of the ring, and the request made of it.
+    var record: [UInt8] = []
     var body: [UInt8] = []
     var signingInput: [UInt8] = []
 

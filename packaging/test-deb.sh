@@ -4,6 +4,7 @@
 # program built with pkg-config alone and run against a receiver, nothing of the Swift
 # toolchain needed, the journald catalog installed, and nothing left after dpkg -r and -P.
 set -euo pipefail
+# (grep -q in a pipeline would end the writer early, and pipefail would report its SIGPIPE.)
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 sudo=""
@@ -38,10 +39,10 @@ exported=$(nm -D --defined-only --extern-only "$library" | awk '$2 == "T" {sub(/
 listed=$(awk '/^ oe_/ {sub(/@.*/, "", $1); print $1}' "$work/control/symbols" | sort)
 [ "$exported" = "$listed" ] || fail "the symbols file does not match the exported symbols"
 Tests/CABI/check-symbols.sh "$library" include/outbound_events.h
-readelf -d "$library" | grep -q 'SONAME.*\[liboutbound-events.so.1\]' || fail "SONAME"
-readelf -d "$library" | grep -qE 'RPATH|RUNPATH' && fail "the library has a RUNPATH"
-readelf -lW "$library" | grep -q GNU_RELRO || fail "no RELRO"
-readelf -d "$library" | grep -q BIND_NOW || fail "no BIND_NOW"
+readelf -d "$library" | grep 'SONAME.*\[liboutbound-events.so.1\]' >/dev/null || fail "SONAME"
+readelf -d "$library" | grep -E 'RPATH|RUNPATH' >/dev/null && fail "the library has a RUNPATH"
+readelf -lW "$library" | grep GNU_RELRO >/dev/null || fail "no RELRO"
+readelf -d "$library" | grep BIND_NOW >/dev/null || fail "no BIND_NOW"
 [ "$(stat -c %a "$library")" = 644 ] || fail "library mode"
 echo "ok - symbols file, SONAME, no RUNPATH, RELRO and BIND_NOW, mode 0644"
 
@@ -69,10 +70,10 @@ env -i PATH=/usr/bin:/bin timeout 60 "$work/firmware_service" "http://127.0.0.1:
 echo "ok - cc \$(pkg-config --cflags --libs outbound-events) builds the sample service; it delivers; ldd shows no Swift"
 
 # The tool, its man page and the journald catalog.
-/usr/bin/outbound-events --version | grep -qx "$version" || fail "outbound-events --version"
+/usr/bin/outbound-events --version | grep -x "$version" >/dev/null || fail "outbound-events --version"
 [ -f /usr/share/man/man1/outbound-events.1.gz ] || fail "man page"
 # systemd's file trigger on /usr/lib/systemd/catalog rebuilds journald's catalog database.
-journalctl --list-catalog | grep -q 3be05f24e14848368b0e00acc0225f0c || fail "the catalog is not in journald's database"
+journalctl --list-catalog | grep 3be05f24e14848368b0e00acc0225f0c >/dev/null || fail "the catalog is not in journald's database"
 echo "ok - tool, man page and journald catalog installed (journalctl -x explains the entries)"
 
 # Remove, then purge: nothing of ours is left.

@@ -477,13 +477,16 @@ public final class Agent: @unchecked Sendable {
     }
 
     /// Stops the agent: without a spool, delivers for up to `shutdown_timeout` and logs what
-    /// is lost. Must be the last call.
+    /// is lost. Must be the last call (a second one does nothing).
     public func close() {
-        lock.withLock {
+        let again: Bool = lock.withLock {
+            if closing { return true }
             closing = true
             // Driven by hand (tests), nobody would advance the clock to the deadline.
             closeDeadline = clock.monotonic() + (thread == nil ? 0 : settings.shutdownTimeout)
+            return false
         }
+        guard !again else { return }
         transport.wakeup()
         if let thread {
             pthread_join(thread, nil)

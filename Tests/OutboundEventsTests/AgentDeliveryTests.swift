@@ -338,3 +338,25 @@ struct AgentDeliveryTests {
         #expect(throws: ConfigError.self) { try m.put("s", [("url", "https://s.example:8443/")]) }
     }
 }
+
+@Suite("Firmware profiles from a file")
+struct ProfileFileTests {
+    @Test("firmware_profile loads a firmware's own catalog: its events go out with its version; others are refused")
+    func ownProfile() throws {
+        let path = temporaryDirectory("profile").path + "/door.profile"
+        try """
+            name = Door Controller
+            version = 9
+            event.door_opened.label = Door opened
+            event.door_opened.http = true
+            event.door_opened.email = true
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let m = try ManualAgent([("firmware_profile", path)])
+        try m.put("r", [("url", "http://r.example/")])
+        #expect(m.emit("door_opened", [("door", "3")]) == .ok)
+        #expect(m.emit("support_conference_begin") == .invalid)
+        m.turn()
+        #expect(m.transport.requests.first?.body.hasPrefix("event=door_opened&version=9&") == true)
+        #expect(throws: ConfigError.self) { try ManualAgent([("firmware_profile", path + ".missing")]) }
+    }
+}

@@ -169,6 +169,26 @@ struct HTTPDeliveryTests {
         }
     }
 
+    @Test("closing without a spool delivers for up to shutdown_timeout, then logs what it lost")
+    func shutdownTimeout() throws {
+        let receiver = try Receiver()
+        do {
+            let live = try LiveAgent([("shutdown_timeout", "10s")])
+            try live.put("r", [("url", receiver.url)])
+            for i in 0..<20 { live.emit("support_conference_begin", [("lsid", "e\(i)")]) }
+        }
+        #expect(receiver.lsids() == (0..<20).map { "e\($0)" }, "close waited for every event")
+
+        receiver.stop()
+        let live = try LiveAgent([("shutdown_timeout", "500ms")])
+        try live.put("r", [("url", receiver.url), ("retry_interval", "100ms")])
+        for _ in 0..<3 { live.emit() }
+        let start = Date()
+        live.agent.close()
+        #expect(Date().timeIntervalSince(start) < 3, "close gave up after shutdown_timeout")
+        #expect(live.log.entries(.eventsLostAtShutdown).first?.message.contains("3 undelivered events lost") == true)
+    }
+
     @Test("the status document has every field of SPEC section 3")
     func statusFields() throws {
         let receiver = try Receiver()

@@ -167,6 +167,23 @@ struct ToolTests {
         #expect(result.err.contains("journalctl -x -t outbound-events"))
     }
 
+    @Test("log.destination = stderr writes each entry as one readable line")
+    func stderrLogging() throws {
+        let receiver = try Receiver(control: "503")
+        let path = writeSettings("""
+            log.destination = stderr
+            log.identifier = oe-stderr-test
+            shutdown_timeout = 0
+            [http ticketing]
+            url = \(receiver.url)
+            """)
+        let result = try runTool(["emit", path, "support_conference_end", "lsid=L1", "--timeout", "1s"])
+        let line = result.err.split(separator: "\n").first { $0.contains("failing") }
+        #expect(line?.hasPrefix("oe-stderr-test[") == true, "\(result.err)")
+        #expect(line?.contains("warning: recipient \"ticketing\" failing: HTTP 503") == true)
+        #expect(line?.contains("OE_HTTP_STATUS=503") == true)
+    }
+
     @Test("status: the files agents write, as a table and as JSON")
     func status() throws {
         let receiver = try Receiver(control: "503")

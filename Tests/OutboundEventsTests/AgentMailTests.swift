@@ -9,10 +9,6 @@ extension ManualAgent {
                          ("smtp.retry_interval", "1m"), ("appliance_id", "bseries-01")] + extra)
     }
 
-    func putEmail(_ name: String, _ settings: [(String, String)]) throws(ConfigError) {
-        try agent.putEmailRecipient(name, settings.map { (key: $0.0, value: $0.1) })
-    }
-
     func mailText(_ index: Int) -> String {
         String(decoding: transport.mails[index].mail.message, as: UTF8.self)
     }

@@ -197,7 +197,7 @@ struct HTTPDeliveryTests {
         try live.agent.putEmailRecipient("mail", [(key: "addresses", value: "ops@example.com")])
         live.emit()
         #expect(live.agent.flush(timeout: 10_000) == .ok)
-        let status = try JSONSerialization.jsonObject(with: Data(live.agent.status().utf8)) as! [String: Any]
+        let status = try statusObject(live.agent)
         #expect(status["version"] as? String == "1.0.0")
         let queue = status["queue"] as! [String: Any]
         #expect(queue["capacity_bytes"] as? Int == 1 << 20)

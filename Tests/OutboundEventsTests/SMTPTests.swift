@@ -4,12 +4,8 @@ import OutboundEventsCore
 import Testing
 
 extension LiveAgent {
-    func putEmail(_ name: String, _ settings: [(String, String)]) throws(ConfigError) {
-        try agent.putEmailRecipient(name, settings.map { (key: $0.0, value: $0.1) })
-    }
-
     var smtpStatus: String {
-        let status = try! JSONSerialization.jsonObject(with: Data(agent.status().utf8)) as! [String: Any]
+        let status = try! statusObject(agent)
         return (status["smtp"] as! [String: Any])["status"] as! String
     }
 }

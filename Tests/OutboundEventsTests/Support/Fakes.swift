@@ -83,7 +83,7 @@ final class CapturingSink: LogSink {
 }
 
 /// An agent driven by hand: manual clock, fake transport, captured log, no thread.
-struct ManualAgent {
+struct ManualAgent: AgentHarness {
     let agent: Agent
     let clock = ManualClock()
     let transport = FakeTransport()
@@ -105,8 +105,23 @@ struct ManualAgent {
     /// Turns twice, so finished transfers are applied and due ones started.
     func settle() { turn(); turn() }
 
+    func status() throws -> [String: Any] { try statusObject(agent) }
+
+    func recipient(_ name: String) throws -> [String: Any] { try recipientStatus(agent, name) }
+}
+
+/// The calls every test harness makes on its agent, in the tests' tuple shorthand.
+protocol AgentHarness {
+    var agent: Agent { get }
+}
+
+extension AgentHarness {
     func put(_ name: String, _ settings: [(String, String)]) throws(ConfigError) {
         try agent.putHTTPRecipient(name, settings.map { (key: $0.0, value: $0.1) })
+    }
+
+    func putEmail(_ name: String, _ settings: [(String, String)]) throws(ConfigError) {
+        try agent.putEmailRecipient(name, settings.map { (key: $0.0, value: $0.1) })
     }
 
     @discardableResult
@@ -114,15 +129,17 @@ struct ManualAgent {
               custom: [(String, String)] = []) -> ResultCode {
         agent.emit(event, variables: variables, customFields: custom).0
     }
+}
 
-    func status() throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Data(agent.status().utf8)) as! [String: Any]
-    }
+/// The agent's status JSON as an object.
+func statusObject(_ agent: Agent) throws -> [String: Any] {
+    try JSONSerialization.jsonObject(with: Data(agent.status().utf8)) as! [String: Any]
+}
 
-    func recipient(_ name: String) throws -> [String: Any] {
-        let recipients = try status()["recipients"] as! [[String: Any]]
-        return recipients.first { $0["name"] as? String == name }!
-    }
+/// One recipient's entry of the agent's status JSON.
+func recipientStatus(_ agent: Agent, _ name: String) throws -> [String: Any] {
+    let recipients = try statusObject(agent)["recipients"] as! [[String: Any]]
+    return recipients.first { $0["name"] as? String == name }!
 }
 
 /// The lsid variable of each request body, in order: the tests' way of naming events.

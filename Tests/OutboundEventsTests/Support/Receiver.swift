@@ -166,7 +166,7 @@ final class TestPKI: Sendable {
 }
 
 /// An agent on the real libcurl transport and its own delivery thread, logging to a list.
-final class LiveAgent: @unchecked Sendable {
+final class LiveAgent: AgentHarness, @unchecked Sendable {
     let agent: Agent
     let log = CapturingSink()
 
@@ -181,20 +181,7 @@ final class LiveAgent: @unchecked Sendable {
 
     deinit { agent.close() }
 
-    func put(_ name: String, _ settings: [(String, String)]) throws(ConfigError) {
-        try agent.putHTTPRecipient(name, settings.map { (key: $0.0, value: $0.1) })
-    }
-
-    @discardableResult
-    func emit(_ event: String = "support_conference_begin", _ variables: [(String, String)] = [],
-              custom: [(String, String)] = []) -> ResultCode {
-        agent.emit(event, variables: variables, customFields: custom).0
-    }
-
-    func recipient(_ name: String) -> [String: Any] {
-        let status = try! JSONSerialization.jsonObject(with: Data(agent.status().utf8)) as! [String: Any]
-        return (status["recipients"] as! [[String: Any]]).first { $0["name"] as? String == name }!
-    }
+    func recipient(_ name: String) -> [String: Any] { try! recipientStatus(agent, name) }
 }
 
 /// A real SMTP relay on 127.0.0.1 (scripts/smtp-receiver.py, Debian's aiosmtpd), plain or with

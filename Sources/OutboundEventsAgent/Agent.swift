@@ -38,7 +38,7 @@ public final class Agent: @unchecked Sendable {
     /// The ring's memory when there is no spool (the spool maps its own).
     let memory: UnsafeMutableRawBufferPointer?
     let spool: SpoolFile?
-    /// Changes since the spool was last synced to disk.
+    /// Changes since the spool was last synced to disk (only read when there is a spool).
     var spoolDirty = false
     /// Slots whose positions were recovered from the spool but whose recipient has not been
     /// put again yet; discarded after `queue.spool_grace`.
@@ -334,6 +334,7 @@ public final class Agent: @unchecked Sendable {
     func discardPending(_ slot: Int, reason: String) {
         guard let recipient = slots[slot] else { return }
         let count = queue.deactivate(slot)
+        spoolDirty = true
         recipient.discarded += UInt64(count)
         recipient.resetDelivery(now: clock.monotonic())
         recipient.clearFailure()
@@ -410,7 +411,7 @@ public final class Agent: @unchecked Sendable {
             switch queue.append(size: size, mask: mask, timestamp: when, name: name,
                                 variables: stored, customFields: customFields) {
             case .queued:
-                spoolDirty = spool != nil
+                spoolDirty = true
                 if idleMask & mask != 0 {
                     idleMask &= ~mask
                     wake = true

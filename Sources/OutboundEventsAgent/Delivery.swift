@@ -96,8 +96,7 @@ extension Agent {
                 desired = slots[slot].flatMap { recipient in target(for: recipient).map { (recipient, $0) } }
             }
             let current = applied[slot]
-            if current?.recipient === desired?.recipient && current?.target == desired?.target
-                && (current == nil) == (desired == nil) { continue }
+            if current?.recipient === desired?.recipient && current?.target == desired?.target { continue }
             if let current {
                 transport.cancel(slot: slot)
                 if slot == Self.alertSlot {
@@ -144,7 +143,7 @@ extension Agent {
     /// Whether the transport can serve the slot's recipient now (an email recipient waits while
     /// no relay is configured).
     func ready(_ slot: Int, _ recipient: Recipient) -> Bool {
-        applied[slot] != nil && applied[slot]!.recipient === recipient
+        applied[slot]?.recipient === recipient
     }
 
     // MARK: Sending
@@ -237,7 +236,7 @@ extension Agent {
         } else {
             noteRelay(result)
         }
-        spoolDirty = spool != nil
+        spoolDirty = true
         if result.succeeded {
             queue.finishDelivery(slot, .delivered)
             recipient.delivered += 1

@@ -18,11 +18,14 @@ extension Agent {
 
     /// The envelope sender: `smtp.from`, or outbound-events at this host.
     var mailFrom: String {
-        settings.smtp.from.isEmpty ? "outbound-events@\(Self.hostName().isEmpty ? "localhost" : Self.hostName())" : settings.smtp.from
+        if !settings.smtp.from.isEmpty { return settings.smtp.from }
+        let host = Self.hostName()
+        return "outbound-events@\(host.isEmpty ? "localhost" : host)"
     }
 
-    var mailDomain: String {
-        String(mailFrom.split(separator: "@").last ?? "localhost")
+    /// The domain of a sender address, for Message-IDs.
+    static func domain(of address: String) -> String {
+        String(address.split(separator: "@").last ?? "localhost")
     }
 
     /// One event as an email: subject and body from the recipient's templates, addressed to all
@@ -31,10 +34,11 @@ extension Agent {
         let index = profile.index(of: event.nameString) ?? 0
         let values = MacroValues(event: event, label: profile.events[index].label, version: profile.version,
                                  applianceID: settings.applianceID)
-        let message = MailMessage(from: mailFrom, to: email.addresses, subject: email.subject.render(values),
+        let from = mailFrom
+        let message = MailMessage(from: from, to: email.addresses, subject: email.subject.render(values),
                                   body: email.body?.render(values) ?? EventEmail.defaultBody(values),
-                                  date: clock.unixSeconds(), messageID: "\(id).r\(slot)@\(mailDomain)")
-        return MailEnvelope(from: mailFrom, recipients: email.addresses, message: message.rendered())
+                                  date: clock.unixSeconds(), messageID: "\(id).r\(slot)@\(Self.domain(of: from))")
+        return MailEnvelope(from: from, recipients: email.addresses, message: message.rendered())
     }
 
     /// "recipient X has been failing for 1h": what, since when, what is queued and dropped.
@@ -75,16 +79,17 @@ extension Agent {
     }
 
     func queueAlert(_ recipient: String, to contacts: [String], subject: String, body: String, now: Millis) {
-        let message = MailMessage(from: mailFrom, to: contacts, subject: subject, body: body + "\n",
+        let from = mailFrom
+        let message = MailMessage(from: from, to: contacts, subject: subject, body: body + "\n",
                                   date: clock.unixSeconds(),
-                                  messageID: "alert-\(wire.instance)-\(now)-\(alerts.count)@\(mailDomain)")
+                                  messageID: "alert-\(wire.instance)-\(now)-\(alerts.count)@\(Self.domain(of: from))")
         if alerts.count >= Self.maxPendingAlerts {
             let dropped = alerts.remove(at: alertInFlight ? 1 : 0)
             log(LogEntry(.warning, .emailDropped, "alert email dropped, \(Self.maxPendingAlerts) were already waiting for the relay: \(dropped.subject)",
                          fields: [("OE_RECIPIENT", dropped.recipient)]))
         }
         alerts.append(PendingMail(recipient: recipient, subject: subject,
-                                  envelope: MailEnvelope(from: mailFrom, recipients: contacts, message: message.rendered()),
+                                  envelope: MailEnvelope(from: from, recipients: contacts, message: message.rendered()),
                                   queuedAt: now))
         if !settings.smtp.isConfigured {
             log(LogEntry(.warning, .smtpFailing, "alert email for recipient \(Values.quote(recipient)) waits: no SMTP relay is configured (smtp.host)",

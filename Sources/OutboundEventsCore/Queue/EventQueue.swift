@@ -136,9 +136,7 @@ public final class EventQueue {
             offset = reserve(stride)
         }
         let at = offset!
-        if at == 0 && count > 0 && head < usable {
-            base.storeBytes(of: EventRecord.wrapMarker, toByteOffset: head, as: UInt32.self)
-        }
+        markWrap(to: at)
         let seq = nextSeq
         EventRecord.write(at: base + at, size: size, seq: seq, mask: wanted, timestamp: timestamp,
                           name: name, variables: variables, customFields: customFields,
@@ -152,6 +150,14 @@ public final class EventQueue {
             }
         }
         return .queued(seq: seq)
+    }
+
+    /// A record going to the ring's start leaves a marker where the newest one ends, so walks
+    /// know to wrap there.
+    func markWrap(to at: Int) {
+        if at == 0 && count > 0 && head < usable {
+            base.storeBytes(of: EventRecord.wrapMarker, toByteOffset: head, as: UInt32.self)
+        }
     }
 
     /// Books a record just written at `at`: the ring's head moves past it, and the spool
@@ -171,9 +177,7 @@ public final class EventQueue {
         let size = record.length
         let stride = EventRecord.aligned(size)
         guard let at = reserve(stride) else { return false }
-        if at == 0 && count > 0 && head < usable {
-            base.storeBytes(of: EventRecord.wrapMarker, toByteOffset: head, as: UInt32.self)
-        }
+        markWrap(to: at)
         (base + at).copyMemory(from: record.bytes.baseAddress!, byteCount: size)
         EventRecord.seal(base + at, size: size, seed: checksumSeed)
         placed(at: at, stride: stride, seq: record.seq)
@@ -223,7 +227,6 @@ public final class EventQueue {
     func needFrom(_ slot: Int) -> UInt64 {
         slots[slot].cursorOffset >= 0 ? slots[slot].cursorSeq : nextSeq
     }
-
 
     /// Where a record of `stride` bytes fits, or nil.
     func reserve(_ stride: Int) -> Int? {
@@ -280,8 +283,6 @@ public final class EventQueue {
         slots[slot].inFlightEvicted = false
         return record(at: slots[slot].cursorOffset)
     }
-
-    public func isInFlight(_ slot: Int) -> Bool { slots[slot].inFlightSeq != nil }
 
     /// Ends the slot's in-flight delivery.
     @discardableResult

@@ -11,7 +11,8 @@
  * Conventions, valid for every function below:
  *   - Strings are NUL-terminated UTF-8. The library copies what it keeps; the caller keeps
  *     ownership of every pointer it passes and may free it as soon as the call returns.
- *   - A NULL pointer where one is required gives OE_EINVAL.
+ *   - A NULL pointer where one is required gives OE_EINVAL, and so does a count above its
+ *     limit (OE_MAX_SETTINGS, OE_MAX_FIELDS): no input makes the library crash its host.
  *   - Functions that take settings (oe_kv arrays of string keys and values) validate every
  *     setting first and change nothing if one is wrong. When err is not NULL and err_size > 0,
  *     a one-line, NUL-terminated reason naming the key is written there (truncated to err_size).
@@ -44,10 +45,13 @@ extern "C" {
 
 /* Limits. */
 #define OE_MAX_RECIPIENTS 64        /* HTTP and email recipients together */
-#define OE_MAX_NAME_LENGTH 64       /* recipient names: 1 to 64 printable characters */
+#define OE_MAX_NAME_LENGTH 64       /* recipient names: 1 to 64 printable Unicode scalars */
 #define OE_MAX_EVENT_BYTES 65536    /* an event's stored size may not exceed
                                        min(OE_MAX_EVENT_BYTES, queue.capacity / 4) */
 #define OE_MAX_EMAIL_ADDRESSES 10   /* per email recipient, and per email_contacts list */
+#define OE_MAX_SETTINGS 256         /* settings in one call (the count of an oe_kv settings array);
+                                       a larger count is OE_EINVAL, checked before the array is read */
+#define OE_MAX_FIELDS 1024          /* variables, and custom fields, in one oe_emit(); likewise */
 
 /* An agent. Opaque: made by oe_agent_new(), released by oe_agent_close(). */
 typedef struct oe_agent oe_agent;
@@ -119,7 +123,8 @@ int oe_agent_remove_recipient(oe_agent *agent, const char *name);
 /* Queues one event. event is a name the firmware profile declares; variables are the event's
  * own variables, sent in this order after the standard ones; custom_fields are sent as
  * custom_<key> to recipients with send_custom_fields on. Either array may be NULL when its
- * count is 0. A variable named "timestamp" (decimal Unix seconds) sets the time the event
+ * count is 0; each count is at most OE_MAX_FIELDS, and a name may appear only once in each
+ * array (a repeated name is OE_EINVAL). A variable named "timestamp" (decimal Unix seconds) sets the time the event
  * occurred; otherwise it is the time of this call. "event", "version" and "appliance_id" are
  * set by the agent and refused as variables.
  *

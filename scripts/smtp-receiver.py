@@ -6,6 +6,7 @@ Every accepted message is appended to DIR/messages.jsonl as {"mail_from", "rcpt_
 A control file, read anew for every transaction, makes it refuse:
     accept            (default) accept everything
     reject            answer RCPT with 550 5.7.1 Relaying denied
+    reject PREFIX     answer RCPT with 550 5.1.1 for addresses starting with PREFIX, accept others
     tempfail          answer DATA with 451 4.3.0 Try again later
 
 Usage: smtp-receiver.py --dir DIR [--port N] [--control FILE] [--cert PEM --key PEM] [--auth USER:PASS]
@@ -41,8 +42,11 @@ class Handler:
         self.control_path = control_path
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if control(self.control_path) == "reject":
+        mode = control(self.control_path)
+        if mode == "reject":
             return "550 5.7.1 Relaying denied"
+        if mode.startswith("reject ") and address.startswith(mode[len("reject "):]):
+            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -126,6 +126,9 @@ class Transfer {
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         guard let easy else { return }
         cshims_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        // Removing a handle whose host name lookup hangs must not wait for getaddrinfo: the
+        // threaded resolver's thread is left to finish alone, so close stays bounded.
+        cshims_curl_easy_setopt_long(easy, CURLOPT_QUICK_EXIT, 1)
         cshims_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
         url.withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_URL, $0) }
         protocols.withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_PROTOCOLS_STR, $0) }

@@ -103,7 +103,7 @@ final class HTTPTransfer: Transfer {
             var location: UnsafePointer<CChar>?
             if let easy { cshims_curl_easy_getinfo_string(easy, CURLINFO_REDIRECT_URL, &location) }
             return text + (location.map {
-                ": redirect to \(Self.printable(Array(String(cString: $0).utf8), limit: 200)) not followed"
+                ": redirect to \(Self.printable(Array(URLRedaction.redact(String(cString: $0)).utf8), limit: 200)) not followed"
             } ?? ": redirect not followed")
         }
         let snippet = Self.printable(responseStart, limit: 120)

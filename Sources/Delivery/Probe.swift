@@ -6,6 +6,7 @@ import OutboundEventsCore
 /// resolved to, how TLS went and what the server presented, the answer, and the time each
 /// step took.
 public struct ProbeReport: Sendable {
+    /// The URL in its redacted form (SPEC 8).
     public var url: String
     public var address: String?
     public var tlsVersion: String?
@@ -27,7 +28,7 @@ public struct ProbeReport: Sendable {
 public enum Probe {
     public static func send(_ target: HTTPTarget, body: [UInt8], headers: [String]) -> ProbeReport {
         let transfer = HTTPTransfer(slot: 0, target: target)
-        var report = ProbeReport(url: target.url, result: DeliveryResult(status: 0, failure: .network, error: "libcurl unavailable", elapsed: 0))
+        var report = ProbeReport(url: URLRedaction.redact(target.url), result: DeliveryResult(status: 0, failure: .network, error: "libcurl unavailable", elapsed: 0))
         guard curlReady, let easy = transfer.easy else { return report }
         cshims_curl_easy_setopt_long(easy, CURLOPT_CERTINFO, 1)
         transfer.recordTLSVersion = true

@@ -12,6 +12,9 @@ final class SMTPTransfer: Transfer {
     /// The relay's last reply line, and the last one that refused something (4xx or 5xx).
     var lastReply: [UInt8] = []
     var lastRefusal: [UInt8] = []
+    /// The address of the RCPT command awaiting its reply, and the addresses refused so far.
+    var pendingRecipient: String?
+    var refused: [RefusedAddress] = []
 
     init(slot: Int, target: SMTPTarget) {
         let relay = target.relay
@@ -24,7 +27,7 @@ final class SMTPTransfer: Transfer {
         cshims_curl_easy_setopt_long(easy, CURLOPT_USE_SSL, Int(relay.encryption == .none ? CURLUSESSL_NONE.rawValue : CURLUSESSL_ALL.rawValue))
         if !relay.username.isEmpty {
             relay.username.withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_USERNAME, $0) }
-            relay.password.withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_PASSWORD, $0) }
+            relay.password.unredactedText.withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_PASSWORD, $0) }
         }
         // One refused address must not hold every other recipient's mail back.
         cshims_curl_easy_setopt_long(easy, CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1)
@@ -34,12 +37,14 @@ final class SMTPTransfer: Transfer {
             return transfer.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: size * count))
         })
         cshims_curl_easy_setopt_pointer(easy, CURLOPT_READDATA, context)
-        // The relay's replies reach us only through the debug callback.
+        // The relay's replies, and the commands they answer, reach us only through the debug
+        // callback: that is how each RCPT's own reply is known.
         cshims_curl_easy_setopt_long(easy, CURLOPT_VERBOSE, 1)
         cshims_curl_easy_setopt_debug(easy, { _, type, data, size, context in
-            guard type == CURLINFO_HEADER_IN, let data else { return 0 }
+            guard type == CURLINFO_HEADER_IN || type == CURLINFO_HEADER_OUT, let data else { return 0 }
             let transfer = Unmanaged<SMTPTransfer>.fromOpaque(context!).takeUnretainedValue()
-            transfer.replied(UnsafeRawBufferPointer(start: data, count: size))
+            let line = UnsafeRawBufferPointer(start: data, count: size)
+            if type == CURLINFO_HEADER_IN { transfer.replied(line) } else { transfer.sent(line) }
             return 0
         })
         cshims_curl_easy_setopt_pointer(easy, CURLOPT_DEBUGDATA, context)
@@ -55,6 +60,8 @@ final class SMTPTransfer: Transfer {
         readOffset = 0
         lastReply = []
         lastRefusal = []
+        pendingRecipient = nil
+        refused = []
         errorBuffer[0] = 0
         curl_slist_free_all(recipientList)
         recipientList = nil
@@ -74,16 +81,36 @@ final class SMTPTransfer: Transfer {
         return count
     }
 
+    /// A command libcurl sent; `RCPT TO:<address>` is remembered until its reply.
+    func sent(_ line: UnsafeRawBufferPointer) {
+        let prefix = Array("RCPT TO:<".utf8)
+        guard line.count > prefix.count, zip(line, prefix).allSatisfy({ $0.0 | 0x20 == $0.1 | 0x20 }) else { return }
+        let address = line.dropFirst(prefix.count).prefix { $0 != UInt8(ascii: ">") && $0 != 0x0D && $0 != 0x0A }
+        pendingRecipient = String(decoding: address, as: UTF8.self)
+    }
+
     func replied(_ line: UnsafeRawBufferPointer) {
         let text = Array(line.prefix { $0 != 0x0D && $0 != 0x0A }.prefix(200))
         lastReply = text
-        if let first = text.first, first == UInt8(ascii: "4") || first == UInt8(ascii: "5") { lastRefusal = text }
+        let refusal = text.first == UInt8(ascii: "4") || text.first == UInt8(ascii: "5")
+        if refusal { lastRefusal = text }
+        // A reply's last line has a blank (or nothing) after its code; "250-" lines continue it.
+        let isLast = text.count == 3 || (text.count > 3 && text[3] == 0x20)
+        if isLast, let address = pendingRecipient {
+            pendingRecipient = nil
+            if refusal { refused.append(RefusedAddress(address: address, reply: Self.printable(text, limit: 160))) }
+        }
     }
 
     override func result(_ code: CURLcode) -> DeliveryResult {
         let reply = Self.printable(lastRefusal.isEmpty ? lastReply : lastRefusal, limit: 160)
         let replyCode = Int(String(decoding: (lastRefusal.isEmpty ? lastReply : lastRefusal).prefix(3), as: UTF8.self)) ?? responseCode
-        if code == CURLE_OK { return .success(status: replyCode, elapsed: elapsed) }
+        if code == CURLE_OK {
+            let accepted = Int(String(decoding: lastReply.prefix(3), as: UTF8.self)) ?? responseCode
+            var result = DeliveryResult.success(status: accepted, elapsed: elapsed)
+            result.refusedAddresses = refused
+            return result
+        }
         var (failure, error) = failure(code)
         if failure == .network && !lastRefusal.isEmpty {
             failure = .refused

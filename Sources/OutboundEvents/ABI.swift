@@ -73,8 +73,10 @@ public func oe_agent_remove_recipient(_ agent: OpaquePointer?, _ name: UnsafePoi
 @c @implementation
 public func oe_emit(_ agent: OpaquePointer?, _ event: UnsafePointer<CChar>?, _ variables: UnsafePointer<oe_kv>?,
                     _ count: Int, _ customFields: UnsafePointer<oe_kv>?, _ customCount: Int) -> Int32 {
-    guard let agent, let event, count >= 0, customCount >= 0, count == 0 || variables != nil,
-          customCount == 0 || customFields != nil else { return ResultCode.invalid.rawValue }
+    // size_t counts arrive as Int: one above Int.max is negative. Both are bounded before any
+    // array is read, so their sum cannot overflow.
+    guard let agent, let event, (0...Int(OE_MAX_FIELDS)).contains(count), (0...Int(OE_MAX_FIELDS)).contains(customCount),
+          count == 0 || variables != nil, customCount == 0 || customFields != nil else { return ResultCode.invalid.rawValue }
     let name = UnsafeRawBufferPointer(start: event, count: strlen(event))
     // Each string is measured once, into spans on the stack (the heap only for huge events).
     return withUnsafeTemporaryAllocation(of: FieldSpan.self, capacity: count + customCount) { spans in
@@ -135,7 +137,10 @@ func string(_ pointer: UnsafePointer<CChar>?, _ what: String) throws(ConfigError
 /// An oe_kv array as Swift pairs; NULL keys and values, and bytes that are not UTF-8, are
 /// refused with the position or key named.
 func settingPairs(_ settings: UnsafePointer<oe_kv>?, _ count: Int) throws(ConfigError) -> [(key: String, value: String)] {
-    guard count > 0 else { return [] }
+    guard count != 0 else { return [] }
+    guard (1...Int(OE_MAX_SETTINGS)).contains(count) else {
+        throw ConfigError(.invalid, "count: \(UInt(bitPattern: count)) settings given; at most \(OE_MAX_SETTINGS) are accepted")
+    }
     guard let settings else { throw ConfigError(.invalid, "settings: NULL with a count of \(count)") }
     var pairs: [(key: String, value: String)] = []
     pairs.reserveCapacity(count)

@@ -22,6 +22,22 @@ public struct AgentEnvironment: Sendable {
     public init(version: String) { self.version = version }
 }
 
+/// What the agent knows of its SMTP relay.
+enum SMTPStatus: Equatable {
+    case notChecked
+    case ok
+    /// The relay's last refusal or the connection error.
+    case failing(String)
+
+    var text: String {
+        switch self {
+        case .notChecked: "not checked"
+        case .ok: "OK"
+        case .failing(let error): error
+        }
+    }
+}
+
 /// The agent: one queue, up to 64 recipients, one delivery thread. Every public method may be
 /// called from any thread; `close` must be the last call.
 public final class Agent: @unchecked Sendable {
@@ -69,8 +85,9 @@ public final class Agent: @unchecked Sendable {
     var alerts: [PendingMail] = []
     var alertInFlight = false
     var alertNextAttempt: Millis = 0
-    /// The relay's trouble, if any: nil while mail reaches it (SPEC 2, "SMTP current status").
-    var smtpError: String?
+    /// What is known of the relay (SPEC 2, "SMTP current status"); back to `notChecked`
+    /// whenever `smtp.*` change, so a former relay's error never shows for a new one.
+    var smtpStatus = SMTPStatus.notChecked
 
     // Owned by the delivery thread (and `close` after it has stopped).
     let transport: Transport
@@ -207,6 +224,7 @@ public final class Agent: @unchecked Sendable {
                 let replacement = Self.makeSink(updated)
                 sink.withLock { $0 = replacement }
             }
+            if updated.smtp != settings.smtp { smtpStatus = .notChecked }
             wire = WireFormat(version: profile.version, applianceID: updated.applianceID, instance: wire.instance)
             queue.policy = updated.queueOverflow
             settings = updated
@@ -376,6 +394,9 @@ public final class Agent: @unchecked Sendable {
             if let problem = Self.fieldProblem(key) {
                 return (.invalid, "variable \(i): \(problem)")
             }
+            if variables.firstIndex(of: key, before: i) != nil {
+                return (.invalid, "variable \(Values.quote(String(decoding: key, as: UTF8.self))) given twice")
+            }
             if Self.equals(key, "timestamp") {
                 guard let parsed = Self.decimal(variables.value(i)) else {
                     return (.invalid, "variable timestamp: not decimal Unix seconds")
@@ -393,6 +414,9 @@ public final class Agent: @unchecked Sendable {
         while i < customFields.count {
             if let problem = Self.fieldProblem(customFields.key(i)) {
                 return (.invalid, "custom field \(i): \(problem)")
+            }
+            if customFields.firstIndex(of: customFields.key(i), before: i) != nil {
+                return (.invalid, "custom field \(Values.quote(String(decoding: customFields.key(i), as: UTF8.self))) given twice")
             }
             i += 1
         }

@@ -122,7 +122,7 @@ extension Agent {
     func target(for recipient: Recipient) -> TransferTarget? {
         guard recipient.enabled else { return nil }
         if let http = recipient.http, let url = http.url {
-            return .http(HTTPTarget(url: url.text, caCertificate: http.caCertificate,
+            return .http(HTTPTarget(url: url.unredactedText, caCertificate: http.caCertificate,
                                     connectTimeout: settings.connectTimeout, requestTimeout: settings.requestTimeout,
                                     userAgent: "outbound-events/\(environment.version)"))
         }
@@ -155,7 +155,7 @@ extension Agent {
         let recipient: Recipient
         let id: String
         let customFields: Bool
-        let signingKey: [UInt8]
+        let signingKey: Secret
         let wire: WireFormat
     }
 
@@ -216,7 +216,7 @@ extension Agent {
         ]
         if !webhook.signingKey.isEmpty {
             WireFormat.signingInput(id: webhook.id, timestamp: attemptTime, body: recipient.body, into: &recipient.signingInput)
-            let signature = HMACSHA256.base64Signature(key: webhook.signingKey, message: recipient.signingInput)
+            let signature = HMACSHA256.base64Signature(key: webhook.signingKey.unredactedBytes, message: recipient.signingInput)
             headers.append("webhook-signature: v1,\(signature)")
         }
         transport.start(slot: webhook.slot, body: recipient.body, headers: headers)
@@ -240,6 +240,9 @@ extension Agent {
         if result.succeeded {
             queue.finishDelivery(slot, .delivered)
             recipient.delivered += 1
+            recipient.refusedAddresses += UInt64(result.refusedAddresses.count)
+            logRefused(result.refusedAddresses, recipient: recipient.name,
+                       what: "email for event \(recipient.currentEventName) \(recipient.currentEventID)")
             if recipient.failingSince != nil { recovered(recipient, now: now) }
             recipient.clearFailure()
             recipient.resetDelivery(now: now)
@@ -282,6 +285,7 @@ extension Agent {
         let alert = alerts[0]
         if result.succeeded {
             alerts.removeFirst()
+            logRefused(result.refusedAddresses, recipient: alert.recipient, what: "alert email")
             log(LogEntry(.info, .alertSent, "alert email sent to \(alert.envelope.recipients.joined(separator: ", ")): \(alert.subject)",
                          fields: [("OE_RECIPIENT", alert.recipient)]))
             alertNextAttempt = now
@@ -298,18 +302,28 @@ extension Agent {
     /// Keeps the relay's current status, logging when it starts failing and when it recovers.
     func noteRelay(_ result: DeliveryResult) {
         if result.succeeded {
-            if let previous = smtpError {
+            if case .failing(let previous) = smtpStatus {
                 log(LogEntry(.notice, .smtpRecovered, "SMTP relay \(settings.smtp.host) accepts mail again (it failed with: \(previous))",
                              fields: [("OE_URL", relayAddress)]))
             }
-            smtpError = nil
+            smtpStatus = .ok
         } else {
-            if smtpError == nil {
+            if case .failing = smtpStatus {} else {
                 log(LogEntry(.warning, .smtpFailing, "SMTP relay \(relayAddress) failing: \(result.error)",
                              fields: [("OE_URL", relayAddress), ("OE_ERROR", result.error)]
                                 + (result.status > 0 ? [("OE_SMTP_STATUS", String(result.status))] : [])))
             }
-            smtpError = result.error.hasPrefix("SMTP: ") ? String(result.error.dropFirst(6)) : result.error
+            smtpStatus = .failing(result.error.hasPrefix("SMTP: ") ? String(result.error.dropFirst(6)) : result.error)
+        }
+    }
+
+    /// One entry per address the relay refused while it took the email for the others: never
+    /// counted as delivered to it, never silent.
+    func logRefused(_ refused: [RefusedAddress], recipient: String, what: String) {
+        for refusal in refused {
+            log(LogEntry(.warning, .addressRefused,
+                         "recipient \(Values.quote(recipient)): the relay refused \(refusal.address) for the \(what) (the other addresses got it): \(refusal.reply)",
+                         fields: [("OE_RECIPIENT", recipient), ("OE_ADDRESS", refusal.address), ("OE_ERROR", refusal.reply)]))
         }
     }
 

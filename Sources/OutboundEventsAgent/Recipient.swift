@@ -34,6 +34,8 @@ final class Recipient {
     var delivered: UInt64 = 0
     var droppedExpired: UInt64 = 0
     var discarded: UInt64 = 0
+    /// Addresses the relay refused while it took the email for the others (email recipients).
+    var refusedAddresses: UInt64 = 0
     /// Overflow drops already reported in the journal.
     var overflowLogged: UInt64 = 0
 

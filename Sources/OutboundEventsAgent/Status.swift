@@ -27,7 +27,7 @@ extension Agent {
                 json.field("spool", settings.queueSpool.isEmpty ? nil : settings.queueSpool)
             }
             json.object("smtp") { json in
-                json.field("status", settings.smtp.isConfigured ? smtpError ?? "OK" : "not configured")
+                json.field("status", settings.smtp.isConfigured ? smtpStatus.text : "not configured")
                 json.field("relay", settings.smtp.isConfigured ? relayAddress : nil)
                 json.field("pending_alerts", alerts.count)
             }
@@ -50,6 +50,7 @@ extension Agent {
             json.array("addresses") { json in
                 for address in email.addresses { json.element(address) }
             }
+            json.field("refused_addresses", recipient.refusedAddresses)
         }
         json.field("status", recipient.lastError ?? "OK")
         json.field("queued_events", recipient.enabled ? queue.slots[slot].queued : 0)

@@ -52,13 +52,13 @@ struct SendTest: ParsableCommand {
         let (body, id) = TestEvent.body(FirmwareProfile.bSeries.events[index].name, variables, wire: wire, timestamp: now)
         var headers = ["Content-Type: application/x-www-form-urlencoded; charset=utf-8", "webhook-id: \(id)", "webhook-timestamp: \(now)"]
         if let signingSecret {
-            let key: [UInt8]
+            let key: Secret
             do throws(ConfigError) { key = try HTTPRecipientSettings.decodeSecret(signingSecret) } catch { complain(error.message); throw ExitCode(1) }
             var input: [UInt8] = []
             WireFormat.signingInput(id: id, timestamp: now, body: body, into: &input)
-            headers.append("webhook-signature: v1,\(HMACSHA256.base64Signature(key: key, message: input))")
+            headers.append("webhook-signature: v1,\(HMACSHA256.base64Signature(key: key.unredactedBytes, message: input))")
         }
-        let target = HTTPTarget(url: webhook.text, caCertificate: pem,
+        let target = HTTPTarget(url: webhook.unredactedText, caCertificate: pem,
                                 connectTimeout: try parseDuration(connectTimeout, option: "connect-timeout"),
                                 requestTimeout: try parseDuration(timeout, option: "timeout"),
                                 userAgent: "outbound-events/\(OE_VERSION_STRING)")

@@ -43,29 +43,32 @@ public final class SpoolFile {
             } else {
                 let header = try Self.map(file, size: SpoolHeader.size, path: path)
                 let view = SpoolHeader(header)
-                let problem: String? = !view.hasMagic ? "its header is not a spool header"
-                    : view.layoutVersion != SpoolHeader.version ? "it has layout version \(view.layoutVersion); this agent reads version \(SpoolHeader.version)"
-                    : view.headerSize != SpoolHeader.size ? "its header size is \(view.headerSize)"
-                    : nil
                 let storedCapacity = view.capacity
-                let hasMagic = view.hasMagic
+                let problem: (reason: String, why: String)? =
+                    !view.hasMagic ? ("corrupt", "its header is not a spool header")
+                    : view.layoutVersion != SpoolHeader.version ? ("incompatible", "it has layout version \(view.layoutVersion); this agent reads version \(SpoolHeader.version)")
+                    : view.headerSize != SpoolHeader.size ? ("incompatible", "its header size is \(view.headerSize)")
+                    : !SpoolHeader.capacityRange.contains(storedCapacity) ? ("corrupt", "its header gives a ring of \(storedCapacity) bytes")
+                    : nil
                 munmap(header, SpoolHeader.size)
+                let storedSize = SpoolHeader.size + storedCapacity
                 if let problem {
-                    try Self.setAside(path, fd: &file, reason: hasMagic ? "incompatible" : "corrupt", now: now,
-                                      notes: &notes, why: problem)
-                } else if storedCapacity != capacity || size < SpoolHeader.size + storedCapacity {
-                    if storedCapacity != capacity {
-                        notes.append("spool \(path) has a ring of \(storedCapacity) bytes; migrating its events to the configured queue.capacity of \(capacity)")
-                    } else {
-                        notes.append("spool \(path) is \(size) bytes, shorter than its \(SpoolHeader.size + storedCapacity): it was truncated; the records in the missing part are lost")
-                        if ftruncate(file, off_t(SpoolHeader.size + storedCapacity)) != 0 {
-                            throw ConfigError(.io, "queue.spool: cannot extend \(path): \(Self.errorText())")
-                        }
+                    try Self.setAside(path, fd: &file, reason: problem.reason, now: now, notes: &notes, why: problem.why)
+                } else if storedCapacity == capacity {
+                    if size < storedSize {
+                        notes.append("spool \(path) is \(size) bytes, shorter than its \(storedSize): it was truncated; the records in the missing part are lost")
                     }
-                    let oldSize = SpoolHeader.size + storedCapacity
-                    old = (try Self.map(file, size: oldSize, path: path), oldSize)
-                } else {
+                    // Extends a truncated file; reserves the blocks of one made sparse.
+                    try Self.reserve(file, size: expected, path: path)
                     old = (try Self.map(file, size: expected, path: path), expected)
+                } else {
+                    notes.append("spool \(path) has a ring of \(storedCapacity) bytes; migrating its events to the configured queue.capacity of \(capacity)")
+                    // Only what the file really holds is mapped: a page past its end would fault.
+                    let readable = min(size, storedSize)
+                    if readable < storedSize {
+                        notes.append("spool \(path) is \(size) bytes, shorter than its \(storedSize): it was truncated; the records in the missing part are lost")
+                    }
+                    old = (try Self.map(file, size: readable, path: path), readable)
                 }
             }
         }
@@ -76,6 +79,10 @@ public final class SpoolFile {
             let ring = UnsafeMutableRawBufferPointer(start: old.mapping + SpoolHeader.size, count: capacity)
             let recovery = SpoolRecovery(ring: UnsafeRawBufferPointer(ring), header: header, slots: EventQueue.maxSlots)
             if recovery.inPlace {
+                for slot in header.unrestorableSlots {
+                    notes.append(Self.unrestorable(path, slot))
+                    header.deactivate(slot)
+                }
                 fd = file
                 mapping = old.mapping
                 mappedSize = old.size
@@ -94,8 +101,15 @@ public final class SpoolFile {
         // the old file and renamed over it, so a crash during the rebuild loses nothing.
         let building = old == nil ? path : path + ".rebuild"
         let newFile = old == nil ? file : try Self.openLocked(building, truncate: true)
-        guard ftruncate(newFile, off_t(expected)) == 0 else {
-            throw ConfigError(.io, "queue.spool: cannot size \(building) to \(expected) bytes: \(Self.errorText())")
+        do throws(ConfigError) {
+            try Self.reserve(newFile, size: expected, path: building)
+        } catch {
+            // Nothing of value is in the new file: leave no half-made spool behind.
+            unlink(building)
+            if let old { munmap(old.mapping, old.size) }
+            if newFile != file { Glibc.close(newFile) }
+            Glibc.close(file)
+            throw error
         }
         let newMapping = try Self.map(newFile, size: expected, path: building)
         let header = SpoolHeader(newMapping)
@@ -106,7 +120,7 @@ public final class SpoolFile {
             header.initialize(capacity: capacity, instance: oldHeader.instance, nextSeq: oldHeader.nextSeq,
                               created: oldHeader.created)
             let queue = EventQueue(memory: ring, policy: policy, header: header)
-            let oldRing = UnsafeRawBufferPointer(start: old.mapping + SpoolHeader.size, count: oldHeader.capacity)
+            let oldRing = UnsafeRawBufferPointer(start: old.mapping + SpoolHeader.size, count: old.size - SpoolHeader.size)
             let recovery = SpoolRecovery(ring: oldRing, header: oldHeader, slots: EventQueue.maxSlots)
             lost = recovery.missing
             // When the new ring is smaller, the newest events that fit are kept.
@@ -125,6 +139,7 @@ public final class SpoolFile {
             for slot in 0..<EventQueue.maxSlots {
                 if let name = oldHeader.name(slot) { header.activate(slot, name: name, needFrom: oldHeader.needFrom(slot)) }
             }
+            notes += oldHeader.unrestorableSlots.map { Self.unrestorable(path, $0) }
             munmap(old.mapping, old.size)
             self.queue = queue
             msync(newMapping, expected, MS_SYNC)
@@ -179,6 +194,28 @@ public final class SpoolFile {
         return fd
     }
 
+    /// Reserves the file's blocks up to `size` (extending it if shorter), so that no store into
+    /// the mapping can ever find the disk full: a mapped page without a block behind it would
+    /// kill the host process with SIGBUS. The error names the file and the room missing.
+    static func reserve(_ fd: Int32, size: Int, path: String) throws(ConfigError) {
+        let result = posix_fallocate(fd, 0, off_t(size))
+        guard result != 0 else {
+            guard fileSize(fd) >= size else {
+                throw ConfigError(.io, "queue.spool: \(path) is shorter than the \(size) bytes just reserved")
+            }
+            return
+        }
+        guard result == ENOSPC || result == EDQUOT else {
+            throw ConfigError(.io, "queue.spool: cannot reserve \(size) bytes for \(path): \(String(cString: strerror(result)))")
+        }
+        var info = stat()
+        let allocated = fstat(fd, &info) == 0 ? Int(info.st_blocks) * 512 : 0
+        var volume = statvfs()
+        let free = fstatvfs(fd, &volume) == 0 ? Int(volume.f_bavail) * Int(volume.f_frsize) : 0
+        let missing = max(1, size - allocated - free)
+        throw ConfigError(.io, "queue.spool: not enough room for \(path): it needs \(size) bytes (queue.capacity plus a \(SpoolHeader.size)-byte header), \(missing) more than its filesystem has free; free some space or lower queue.capacity")
+    }
+
     static func fileSize(_ fd: Int32) -> Int {
         var info = stat()
         return fstat(fd, &info) == 0 ? Int(info.st_size) : 0
@@ -203,6 +240,10 @@ public final class SpoolFile {
         Glibc.close(fd)
         fd = try openLocked(path)
         notes.append("spool \(path) cannot be used (\(why)); it was kept as \(aside) and a new spool started")
+    }
+
+    static func unrestorable(_ path: String, _ slot: Int) -> String {
+        "spool \(path): the stored position of slot \(slot) cannot be restored (its recipient name is damaged); the events it still needed are not delivered to that recipient"
     }
 
     static func errorText() -> String { String(cString: strerror(errno)) }

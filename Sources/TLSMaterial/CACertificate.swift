@@ -3,42 +3,87 @@ import CShims
 import Glibc
 import OutboundEventsCore
 
-/// An uploaded CA root certificate, checked with OpenSSL when it is set so that a wrong file is
-/// refused with a reason at configuration time instead of failing every delivery later.
+/// An uploaded CA setting: one PEM certificate or several (a chain or a bundle), checked with
+/// OpenSSL when it is set so that a wrong file is refused with a reason at configuration time
+/// instead of failing every delivery later. Every certificate in it is trusted, so every one
+/// is checked.
 public struct CACertificate: Sendable, Equatable {
     public let pem: String
+    /// The first certificate's subject and end of validity.
     public let subject: String
     public let notAfter: String
+    /// How many certificates the setting holds.
+    public let count: Int
 
-    /// Parses `pem` and requires: a PEM certificate, that is a CA, valid now.
-    /// Errors are `OE_ETLS`, start with `key`, and say which of the three failed.
+    static let begin = "-----BEGIN CERTIFICATE-----"
+    static let end = "-----END CERTIFICATE-----"
+
+    /// Parses each PEM certificate in `pem` and requires of each: it parses, it is a CA, it is
+    /// valid now. Errors are `OE_ETLS`, start with `key`, and say which certificate (its
+    /// position and subject) failed which check.
     public init(_ key: String, pem: String, now: Int64) throws(ConfigError) {
         self.pem = pem
-        guard pem.contains("-----BEGIN CERTIFICATE-----") else {
-            throw ConfigError(.tls, "\(key): not a PEM certificate (no -----BEGIN CERTIFICATE----- line)")
+        let blocks = Self.blocks(pem)
+        guard !blocks.isEmpty else {
+            throw ConfigError(.tls, "\(key): not a PEM certificate (no \(Self.begin) line)")
         }
-        let bytes = Array(pem.utf8)
+        var first: (subject: String, notAfter: String)?
+        for (index, block) in blocks.enumerated() {
+            let which = blocks.count == 1 ? "the certificate" : "certificate \(index + 1) of \(blocks.count)"
+            guard let block else {
+                throw ConfigError(.tls, "\(key): \(which) has no \(Self.end) line")
+            }
+            let checked = try Self.check(block, key: key, which: which, now: now)
+            if first == nil { first = checked }
+        }
+        subject = first?.subject ?? ""
+        notAfter = first?.notAfter ?? ""
+        count = blocks.count
+    }
+
+    /// The PEM certificate blocks of `text`, in order; nil for a block without its END line.
+    static func blocks(_ text: String) -> [Substring?] {
+        var blocks: [Substring?] = []
+        var rest = Substring(text)
+        while let start = rest.firstRange(of: begin) {
+            let after = rest[start.upperBound...]
+            guard let stop = after.firstRange(of: end) else {
+                blocks.append(nil)
+                break
+            }
+            let next = after[stop.upperBound...]
+            // A BEGIN line before this END line: the earlier block lost its END.
+            if after[..<stop.lowerBound].contains(begin) { blocks.append(nil); break }
+            blocks.append(rest[start.lowerBound..<stop.upperBound])
+            rest = next
+        }
+        return blocks
+    }
+
+    static func check(_ block: Substring, key: String, which: String, now: Int64) throws(ConfigError) -> (subject: String, notAfter: String) {
+        let bytes = Array(block.utf8) + [0x0A]
         guard let bio = bytes.withUnsafeBytes({ BIO_new_mem_buf($0.baseAddress, Int32($0.count)) }) else {
             throw ConfigError(.noMemory, "\(key): out of memory")
         }
         defer { BIO_free(bio) }
         ERR_clear_error()
         guard let certificate = PEM_read_bio_X509(bio, nil, nil, nil) else {
-            throw ConfigError(.tls, "\(key): the PEM certificate could not be parsed (\(Self.lastError()))")
+            throw ConfigError(.tls, "\(key): \(which) could not be parsed (\(Self.lastError()))")
         }
         defer { X509_free(certificate) }
-        subject = Self.name(X509_get_subject_name(certificate))
-        notAfter = Self.time(X509_get0_notAfter(certificate))
+        let subject = Self.name(X509_get_subject_name(certificate))
+        let notAfter = Self.time(X509_get0_notAfter(certificate))
         guard X509_check_ca(certificate) >= 1 else {
-            throw ConfigError(.tls, "\(key): the certificate \(subject) is not a CA certificate (basicConstraints lacks CA:TRUE); upload the root CA that issued the server's certificate")
+            throw ConfigError(.tls, "\(key): \(which), \(subject), is not a CA certificate (basicConstraints lacks CA:TRUE); upload the root CA that issued the server's certificate")
         }
         var when = time_t(now)
         if X509_cmp_time(X509_get0_notAfter(certificate), &when) < 0 {
-            throw ConfigError(.tls, "\(key): the CA certificate \(subject) expired on \(notAfter)")
+            throw ConfigError(.tls, "\(key): \(which), the CA certificate \(subject), expired on \(notAfter)")
         }
         if X509_cmp_time(X509_get0_notBefore(certificate), &when) > 0 {
-            throw ConfigError(.tls, "\(key): the CA certificate \(subject) is not valid before \(Self.time(X509_get0_notBefore(certificate)))")
+            throw ConfigError(.tls, "\(key): \(which), the CA certificate \(subject), is not valid before \(Self.time(X509_get0_notBefore(certificate)))")
         }
+        return (subject, notAfter)
     }
 
     static func name(_ name: OpaquePointer?) -> String {

@@ -97,7 +97,7 @@ struct SettingsTests {
         #expect(settings.events.contains(0) && settings.events.contains(1) && !settings.events.contains(2))
         #expect(settings.retryInterval == 30_000 && settings.retryDuration == 7_200_000)
         #expect(settings.emailContacts == ["ops@example.com"])
-        #expect(settings.signingKey == Array("abc".utf8))
+        #expect(settings.signingKey.unredactedBytes == Array("abc".utf8))
     }
 
     @Test("HTTP recipient defaults are the spec's")
@@ -136,8 +136,8 @@ struct SettingsTests {
 
     @Test("whsec_ secrets are base64-decoded; others are used as their bytes; errors never show the secret")
     func signingSecrets() throws {
-        #expect(try HTTPRecipientSettings.decodeSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").count == 24)
-        #expect(try HTTPRecipientSettings.decodeSecret("plain secret") == Array("plain secret".utf8))
+        #expect(try HTTPRecipientSettings.decodeSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unredactedBytes.count == 24)
+        #expect(try HTTPRecipientSettings.decodeSecret("plain secret").unredactedBytes == Array("plain secret".utf8))
         #expect {
             try HTTPRecipientSettings.decodeSecret("whsec_not*base64!")
         } throws: { !($0 as! ConfigError).message.contains("not*base64") }

@@ -61,9 +61,23 @@ struct ValuesTests {
         try Values.recipientName("Ticketing (prod)")
         try Values.recipientName("Tickets – Zürich 東京")
         try Values.recipientName(String(repeating: "ü", count: 64))
+        try Values.recipientName(String(repeating: "\u{1F600}", count: 64))
         for bad in ["", String(repeating: "n", count: 65), "tab\there", "new\nline", "nul\u{0}", "bidi\u{202E}", "del\u{7F}"] {
             #expect(throws: ConfigError.self) { try Values.recipientName(bad) }
         }
+    }
+
+    @Test("names are counted in Unicode scalars, so every accepted name fits whole in its spool slot")
+    func namesFitTheSpool() throws {
+        // One character as a person sees it, 201 scalars: too long, though it looks short.
+        let combining = "a" + String(repeating: "\u{0301}", count: 200)
+        #expect(combining.count == 1)
+        #expect(throws: ConfigError.self) { try Values.recipientName(combining) }
+        let longest = "a" + String(repeating: "\u{0301}", count: 63)
+        try Values.recipientName(longest)
+        let widest = String(repeating: "\u{10348}", count: 64)
+        try Values.recipientName(widest)
+        #expect(widest.utf8.count == 256, "64 four-byte scalars fill a slot's 256 bytes exactly")
     }
 
     @Test("email addresses are checked one by one and the bad one is named")

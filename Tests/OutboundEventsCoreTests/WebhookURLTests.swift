@@ -8,7 +8,7 @@ struct WebhookURLTests {
                       "HTTPS://Example.COM", "http://user:secret@example.com/path"])
     func valid(_ text: String) throws {
         let url = try WebhookURL("url", text)
-        #expect(url.text == text)
+        #expect(url.unredactedText == text)
     }
 
     @Test("malformed URLs are refused with a reason",
@@ -43,9 +43,47 @@ struct WebhookURLTests {
         } throws: { ($0 as! ConfigError).message.contains("port 443") }
     }
 
-    @Test("a password in the URL never reaches logs or status")
-    func redaction() throws {
-        #expect(try WebhookURL("url", "https://user:hunter2@example.com/h").redacted == "https://user:***@example.com/h")
-        #expect(try WebhookURL("url", "https://token@example.com/h").redacted == "https://***@example.com/h")
+    @Test("a URL is shown only as scheme://host[:port]/<first segment>/…, userinfo and query values as ***",
+          arguments: [
+              ("https://user:hunter2@example.com/h", "https://***@example.com/h"),
+              ("https://token@example.com/h", "https://***@example.com/h"),
+              ("https://hooks.slack.example/services/T000/B000/XXXXSECRET", "https://hooks.slack.example/services/…"),
+              ("https://h.example:8443/hook?token=abc123&x=1", "https://h.example:8443/hook?token=***&x=***"),
+              ("https://h.example/a/b?k=v", "https://h.example/a/…?k=***"),
+              ("https://h.example/a/", "https://h.example/a/"),
+              ("https://h.example", "https://h.example"),
+              ("https://h.example/?bare-token", "https://h.example/?***"),
+              ("http://[::1]:8080/x", "http://[::1]:8080/x"),
+              ("/relative/path/secret?q=1", "/relative/…?q=***"),
+          ])
+    func redaction(_ text: String, _ shown: String) {
+        #expect(URLRedaction.redact(text) == shown)
+        if let url = try? WebhookURL("url", text) {
+            #expect(url.redacted == shown)
+            #expect("\(url)" == shown, "interpolation shows the redacted form")
+        }
+    }
+
+    @Test("a refused URL is never echoed: no password, path or query reaches the error",
+          arguments: ["https://admin:hunter2@hooks.example.com/a b", "admin:hunter2@host/x", "https://u:hunter2/x@h/",
+                      "https://admin:hunter2@-bad-/x", "ftp://admin:hunter2@h/x", "https://h/x#hunter2", "https://admin:hunter2@h:99999/",
+                      "https://h/hunter2\u{1}", "https://admin:hunter2@[::1/"])
+    func refusedNotEchoed(_ text: String) {
+        do {
+            _ = try WebhookURL("url", text)
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.message.hasPrefix("url: "))
+            #expect(!error.message.contains("hunter2"), "\(error.message)")
+            #expect(!error.message.contains("admin"), "\(error.message)")
+        }
+    }
+
+    @Test("a secret's only printable form is ***")
+    func secret() {
+        let secret = Secret("hunter2")
+        #expect("\(secret)" == "***")
+        #expect(String(describing: [secret]).contains("***") && !String(describing: [secret]).contains("hunter2"))
+        #expect(secret.unredactedText == "hunter2")
     }
 }

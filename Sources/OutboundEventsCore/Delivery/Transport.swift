@@ -70,6 +70,17 @@ public struct MailEnvelope: Sendable, Equatable {
     }
 }
 
+/// An address a relay refused: `550 5.1.1 <x@example.com>: Recipient address rejected`.
+public struct RefusedAddress: Equatable, Sendable {
+    public var address: String
+    public var reply: String
+
+    public init(address: String, reply: String) {
+        self.address = address
+        self.reply = reply
+    }
+}
+
 /// The end of one attempt. For HTTP, success is status 200 and nothing else; for SMTP, the
 /// relay accepting the message.
 public struct DeliveryResult: Equatable, Sendable {
@@ -91,6 +102,9 @@ public struct DeliveryResult: Equatable, Sendable {
     /// What went wrong, short and readable; empty on success.
     public var error: String
     public var elapsed: Millis
+    /// For mail handed to the relay: the addresses it refused at RCPT while it took others,
+    /// each with its reply. (Refused for all is a failure.)
+    public var refusedAddresses: [RefusedAddress] = []
 
     public var succeeded: Bool { failure == nil }
 

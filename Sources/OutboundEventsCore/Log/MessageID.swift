@@ -18,4 +18,5 @@ public enum MessageID: String, CaseIterable, Sendable {
     case settingsRefused = "9797f855268b4d0d9087092baf93941e"
     case eventsDiscarded = "d10625f63c68417882f429284e8a2cf3"
     case emailDropped = "12c284dece204afdb0bbea955f93b0f5"
+    case addressRefused = "3adf6f2e7ee845ff80258e2ec5b15e6f"
 }

@@ -22,6 +22,18 @@ public struct Fields {
     @inline(__always) public func key(_ index: Int) -> UnsafeRawBufferPointer { spans[index].key }
     @inline(__always) public func value(_ index: Int) -> UnsafeRawBufferPointer { spans[index].value }
 
+    /// The first field before `end` whose key is `key` (a duplicate name check without
+    /// allocating: events carry a handful of fields).
+    public func firstIndex(of key: UnsafeRawBufferPointer, before end: Int) -> Int? {
+        var i = 0
+        while i < end {
+            let other = spans[i].key
+            if other.count == key.count && (key.count == 0 || other.elementsEqual(key)) { return i }
+            i += 1
+        }
+        return nil
+    }
+
     /// The same fields without the one at `index` (moved out by shifting the later ones down).
     public func removing(_ index: Int) -> Fields {
         var i = index

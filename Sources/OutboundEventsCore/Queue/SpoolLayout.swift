@@ -19,8 +19,12 @@ public struct SpoolHeader {
     public static let version: UInt32 = 1
     public static let size = 32768
     static let slotTable = 64
+    static let slotCount = 64
     static let slotSize = 320
     static let nameCapacity = 256
+
+    /// Ring sizes a spool header may give (those of `queue.capacity`); anything else is damage.
+    public static let capacityRange = 1024...(1 << 30)
 
     public let base: UnsafeMutableRawPointer
 
@@ -83,12 +87,19 @@ public struct SpoolHeader {
     public func activate(_ slot: Int, name: String, needFrom seq: UInt64) {
         let offset = slotOffset(slot)
         base.storeBytes(of: UInt8(0), toByteOffset: offset + 8, as: UInt8.self)
+        // Names are at most 64 scalars, so at most 256 bytes: never cut (Values.recipientName).
         let bytes = Array(name.utf8.prefix(Self.nameCapacity))
         (base + offset + 16).initializeMemory(as: UInt8.self, repeating: 0, count: Self.nameCapacity)
         bytes.withUnsafeBytes { (base + offset + 16).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         store(UInt16(bytes.count), offset + 10)
         setNeedFrom(slot, seq)
         base.storeBytes(of: UInt8(1), toByteOffset: offset + 8, as: UInt8.self)
+    }
+
+    /// Slots marked active whose entry does not hold a valid name: positions that cannot be
+    /// given back to any recipient.
+    public var unrestorableSlots: [Int] {
+        (0..<Self.slotCount).filter { isActive($0) && name($0) == nil }
     }
 
     public func deactivate(_ slot: Int) {

@@ -10,7 +10,7 @@ public struct SMTPSettings: Sendable, Equatable {
     public var port = 0
     public var encryption = SMTPEncryption.starttls
     public var username = ""
-    public var password = ""
+    public var password = Secret([])
     public var from = ""
     public var caCertificate = ""
     public var retryInterval: Millis = 60_000
@@ -48,7 +48,7 @@ public struct AgentSettings: Sendable, Equatable {
     public static let fixedAtCreation: Set<String> = ["queue.capacity", "queue.spool", "firmware_profile"]
 
     /// Smallest and largest queue: room for a few small events, and what an appliance can map.
-    public static let capacityRange = 1024...(1 << 30)
+    public static let capacityRange = SpoolHeader.capacityRange
 
     public init() {}
 
@@ -114,7 +114,7 @@ public struct AgentSettings: Sendable, Equatable {
             guard !value.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }), value.utf8.count <= 1024 else {
                 throw .invalid(key, "must be one line of at most 1024 bytes (the value is not shown)")
             }
-            smtp.password = value
+            smtp.password = Secret(value)
         case "smtp.from":
             if !value.isEmpty { try Values.emailAddress(key, value) }
             smtp.from = value

@@ -42,7 +42,7 @@ public struct HTTPRecipientSettings: Sendable, Equatable {
     public var emailAlertAfter: Millis = 3_600_000
     public var emailAlertResend: Millis = 86_400_000
     /// The HMAC key: a `whsec_` secret base64-decoded, any other secret as its bytes.
-    public var signingKey: [UInt8] = []
+    public var signingKey = Secret([])
 
     public static let keys = [
         "url", "enabled", "ca_certificate", "send_custom_fields", "events", "retry_interval",
@@ -89,14 +89,14 @@ public struct HTTPRecipientSettings: Sendable, Equatable {
 
     /// Standard Webhooks: `whsec_<base64>` is decoded; any other secret is used as its bytes.
     /// Errors never repeat the secret.
-    public static func decodeSecret(_ secret: String) throws(ConfigError) -> [UInt8] {
+    public static func decodeSecret(_ secret: String) throws(ConfigError) -> Secret {
         if secret.hasPrefix("whsec_") {
             guard let key = Base64.decode(secret.dropFirst(6)), !key.isEmpty else {
                 throw .invalid("signing_secret", "the part after whsec_ is not valid base64 (the value is not shown)")
             }
-            return key
+            return Secret(key)
         }
-        return Array(secret.utf8)
+        return Secret(secret)
     }
 }
 

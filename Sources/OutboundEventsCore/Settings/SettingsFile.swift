@@ -64,11 +64,17 @@ public struct SettingsFile: Sendable {
                 recipients.append(Recipient(kind: kind, name: name, line: number, settings: []))
                 continue
             }
+            // A malformed line may be a secret with its "=" forgotten ("smtp.password hunter2"):
+            // problems name the line, never its text.
             guard let equals = line.firstIndex(of: "=") else {
-                problems.append(Problem(line: number, message: "expected \"key = value\", got \(Values.quote(line))"))
+                problems.append(Problem(line: number, message: "expected \"key = value\" (the line has no \"=\"; it is not shown)"))
                 continue
             }
             let key = Values.trimmed(String(line[..<equals]))
+            guard !key.isEmpty, key.utf8.count <= 64, key.utf8.allSatisfy({ Self.isKeyByte($0) }) else {
+                problems.append(Problem(line: number, message: "the text before \"=\" is not a setting name (letters, digits, \".\" and \"_\"; it is not shown)"))
+                continue
+            }
             var value = Values.trimmed(String(line[line.index(after: equals)...]))
             var file: String?
             if value.hasPrefix("@@") {
@@ -84,6 +90,10 @@ public struct SettingsFile: Sendable {
                 recipients[recipients.count - 1].settings.append(setting)
             }
         }
+    }
+
+    static func isKeyByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2E || byte == 0x5F
     }
 
     /// The line of the setting an error message is about: messages start with the key, bare or

@@ -5,6 +5,9 @@
 public typealias Millis = Int64
 
 public enum Values {
+    /// Longest recipient name, in Unicode scalars (`OE_MAX_NAME_LENGTH`).
+    public static let maxNameScalars = 64
+
     /// Longest duration accepted anywhere: ten years, far beyond any sensible retry.
     static let maxDuration: Millis = 3650 * 86_400_000
 
@@ -73,12 +76,15 @@ public enum Values {
         text.split(separator: ",").map { trimmed(String($0)) }.filter { !$0.isEmpty }
     }
 
-    /// Recipient names: 1 to 64 printable characters (Unicode letters, digits, punctuation and
-    /// blanks; no control, format or line-separator characters, which would garble logs).
+    /// Recipient names: 1 to 64 printable Unicode scalars (letters, digits, marks, punctuation
+    /// and blanks; no control, format or line-separator characters, which would garble logs).
+    /// Counted in scalars, not in characters as a person sees them, so that a name always fits
+    /// whole in its spool slot (64 scalars are at most 256 bytes of UTF-8).
     public static func recipientName(_ name: String) throws(ConfigError) {
         guard !name.isEmpty else { throw ConfigError(.invalid, "name: must not be empty") }
-        guard name.count <= 64 else {
-            throw ConfigError(.invalid, "name: \(quote(name)) is longer than 64 characters")
+        let scalars = name.unicodeScalars.count
+        guard scalars <= maxNameScalars else {
+            throw ConfigError(.invalid, "name: \(quote(name)) is \(scalars) Unicode scalars long; the limit is \(maxNameScalars)")
         }
         let unprintable = name.unicodeScalars.contains { scalar in
             switch scalar.properties.generalCategory {

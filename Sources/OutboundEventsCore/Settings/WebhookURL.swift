@@ -1,59 +1,65 @@
 /// A recipient URL, checked strictly when set so that a mistake is reported to the operator at
 /// configuration time rather than as a delivery failure at 3 a.m.
-public struct WebhookURL: Equatable, Sendable {
+///
+/// A URL carries secrets: a password or token before the `@`, a chat webhook's token in its
+/// path, API keys in its query. Its only printable form is the redacted one (SPEC 8,
+/// `URLRedaction`): `description`, string interpolation and every error show that. The whole
+/// text is reachable only as `unredactedText`, for the transport that connects to it.
+public struct WebhookURL: Equatable, Sendable, CustomStringConvertible {
     public enum Scheme: String, Sendable { case http, https }
 
-    public let text: String
+    /// The URL as configured, secrets included: for libcurl, never for a person.
+    public let unredactedText: String
     public let scheme: Scheme
     public let host: String
     /// The port written in the URL, if any.
     public let explicitPort: Int?
-    /// Whether the URL carries `user:password@`, which is shown only as `user:***@`.
-    let userInfoRange: Range<String.Index>?
 
     public var port: Int { explicitPort ?? (scheme == .https ? 443 : 80) }
 
-    /// The URL as it may appear in logs and status: a password, or a lone token before the
-    /// `@`, replaced by `***`.
-    public var redacted: String {
-        guard let range = userInfoRange else { return text }
-        let userInfo = text[range]
-        guard let colon = userInfo.firstIndex(of: ":") else {
-            return String(text[..<range.lowerBound]) + "***" + String(text[range.upperBound...])
-        }
-        return String(text[..<colon]) + ":***" + String(text[range.upperBound...])
-    }
+    /// `scheme://host[:port]/<first path segment>/…`, userinfo and query values as `***`.
+    public var redacted: String { URLRedaction.redact(unredactedText) }
+    public var description: String { redacted }
 
+    /// Parses and checks `text`. Errors start with `key` and say what is wrong without
+    /// repeating the URL or any part of it that could be a secret.
     public init(_ key: String, _ text: String) throws(ConfigError) {
-        self.text = text
+        unredactedText = text
         let bytes = Array(text.utf8)
         guard !bytes.isEmpty else { throw .invalid(key, "must not be empty") }
         guard bytes.count <= 2048 else { throw .invalid(key, "is longer than 2048 characters") }
-        guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-            throw .invalid(key, "\(Values.quote(text)) contains spaces, control or non-ASCII characters (percent-encode them; write international host names in punycode)")
+        if let index = bytes.firstIndex(where: { $0 <= 0x20 || $0 >= 0x7F }) {
+            let what = bytes[index] == 0x20 ? "a space" : bytes[index] < 0x20 || bytes[index] == 0x7F ? "a control character" : "a non-ASCII character"
+            throw .invalid(key, "has \(what) at character \(index + 1) (percent-encode it; write international host names in punycode; the URL is not shown)")
         }
         guard let schemeEnd = text.firstRange(of: "://") else {
-            throw .invalid(key, "\(Values.quote(text)) is not a URL (write http://host/path or https://host/path)")
+            throw .invalid(key, "is not a URL (write http://host/path or https://host/path; the value is not shown)")
         }
-        guard let scheme = Scheme(rawValue: text[..<schemeEnd.lowerBound].lowercased()) else {
-            throw .invalid(key, "scheme \(Values.quote(String(text[..<schemeEnd.lowerBound]))) is not supported (use http or https)")
+        let schemeText = text[..<schemeEnd.lowerBound]
+        guard let scheme = Scheme(rawValue: schemeText.lowercased()) else {
+            let shown = schemeText.count <= 10 && schemeText.allSatisfy({ $0.isLetter }) ? "\(Values.quote(String(schemeText))) " : ""
+            throw .invalid(key, "scheme \(shown)is not supported (use http or https)")
         }
         self.scheme = scheme
         let rest = text[schemeEnd.upperBound...]
         guard !rest.contains("#") else { throw .invalid(key, "must not contain a #fragment") }
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
         var authority = rest[..<authorityEnd]
+        let hasUserInfo: Bool
         if let at = authority.lastIndex(of: "@") {
-            userInfoRange = authority.startIndex..<at
             authority = authority[authority.index(after: at)...]
+            hasUserInfo = true
         } else {
-            userInfoRange = nil
+            hasUserInfo = false
         }
+        // Without an "@", a "user:password" cut short by a "/" in the password would look like
+        // "host:port": nothing of the authority is echoed then.
+        let echo = hasUserInfo
         var hostPart = authority
         var portText: Substring?
         if authority.hasPrefix("[") {
             guard let close = authority.firstIndex(of: "]") else {
-                throw .invalid(key, "IPv6 address in \(Values.quote(text)) lacks its closing ]")
+                throw .invalid(key, "the IPv6 address lacks its closing ]")
             }
             hostPart = authority[authority.startIndex...close]
             let after = authority[authority.index(after: close)...]
@@ -62,23 +68,24 @@ public struct WebhookURL: Equatable, Sendable {
                 portText = after.dropFirst()
             }
             guard Self.isValidHost(hostPart.dropFirst().dropLast()), hostPart.contains(":") else {
-                throw .invalid(key, "\(Values.quote(String(hostPart))) is not an IPv6 address")
+                throw .invalid(key, "the host in brackets is not an IPv6 address")
             }
         } else {
             if let colon = authority.lastIndex(of: ":") {
                 hostPart = authority[..<colon]
                 portText = authority[authority.index(after: colon)...]
             }
-            guard !hostPart.isEmpty else { throw .invalid(key, "\(Values.quote(text)) has no host") }
+            guard !hostPart.isEmpty else { throw .invalid(key, "has no host") }
             guard Self.isValidHost(hostPart) else {
-                throw .invalid(key, "host \(Values.quote(String(hostPart))) is not a valid host name or address")
+                throw .invalid(key, echo ? "host \(Values.quote(String(hostPart))) is not a valid host name or address"
+                                         : "the host is not a valid host name or address (a password containing / ? # or @ must be percent-encoded)")
             }
         }
         host = String(hostPart)
         if let portText {
             guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
                   let port = Int(portText), (1...65535).contains(port) else {
-                throw .invalid(key, "port \(Values.quote(String(portText))) is not a number from 1 to 65535")
+                throw .invalid(key, "the port is not a number from 1 to 65535 (a password containing / ? # or @ must be percent-encoded)")
             }
             explicitPort = port
         } else {
@@ -101,10 +108,73 @@ public struct WebhookURL: Equatable, Sendable {
     /// The rule of the cloud deployment: HTTPS to port 443 only.
     public func checkCloud(_ key: String) throws(ConfigError) {
         guard scheme == .https else {
-            throw .invalid(key, "deployment is cloud: the URL must start with https:// (got \(Values.quote(redacted)))")
+            throw .invalid(key, "deployment is cloud: the URL must start with https:// (got \(redacted))")
         }
         guard port == 443 else {
             throw .invalid(key, "deployment is cloud: only port 443 is allowed (got port \(port))")
         }
     }
+}
+
+/// The one form in which a URL is shown outside the agent (SPEC 8):
+/// `scheme://host[:port]/<first path segment>/…`, userinfo as `***`, query values as `***`.
+/// Works on any text, valid URL or not (a redirect's `Location`, a proxy address), and never
+/// shows more than those parts.
+public enum URLRedaction {
+    public static func redact(_ text: String) -> String {
+        var rest = Substring(text)
+        if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
+        var out = ""
+        if let schemeEnd = rest.firstRange(of: "://"),
+           rest[..<schemeEnd.lowerBound].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) }) {
+            out += rest[..<schemeEnd.upperBound]
+            rest = rest[schemeEnd.upperBound...]
+            let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+            var authority = rest[..<authorityEnd]
+            if let at = authority.lastIndex(of: "@") {
+                out += "***@"
+                authority = authority[authority.index(after: at)...]
+            }
+            out += authority
+            rest = rest[authorityEnd...]
+        }
+        let queryStart = rest.firstIndex(of: "?") ?? rest.endIndex
+        let path = rest[..<queryStart]
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        if path.hasPrefix("/") {
+            // segments[0] is the empty text before the leading "/".
+            out += "/"
+            if segments.count > 1 {
+                out += segments[1]
+                if segments.count > 2 { out += segments.dropFirst(2).allSatisfy(\.isEmpty) && segments.count == 3 ? "/" : "/…" }
+            }
+        } else if !path.isEmpty {
+            out += segments.count > 1 ? "\(segments[0])/…" : segments[0]
+        }
+        if queryStart < rest.endIndex {
+            let query = rest[rest.index(after: queryStart)...]
+            let parameters = query.split(separator: "&", omittingEmptySubsequences: false).map { parameter in
+                guard let equals = parameter.firstIndex(of: "=") else { return parameter.isEmpty ? "" : "***" }
+                return parameter[..<equals] + "=***"
+            }
+            out += "?" + parameters.joined(separator: "&")
+        }
+        return out
+    }
+}
+
+/// A secret setting (`signing_secret`, `smtp.password`): its only printable form is `***`, so
+/// it cannot reach a log line, a status document or an error by accident. The bytes are read
+/// only where they are used (an HMAC key, libcurl's password option).
+public struct Secret: Equatable, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    public let unredactedBytes: [UInt8]
+
+    public init(_ bytes: [UInt8]) { unredactedBytes = bytes }
+    public init(_ text: String) { unredactedBytes = Array(text.utf8) }
+
+    public var isEmpty: Bool { unredactedBytes.isEmpty }
+    public var description: String { isEmpty ? "" : "***" }
+    public var debugDescription: String { description }
+    /// The secret as text, for a C API that takes a string.
+    public var unredactedText: String { String(decoding: unredactedBytes, as: UTF8.self) }
 }

@@ -64,6 +64,35 @@ static void null_arguments(void) {
     oe_agent_close(agent);
 }
 
+/* Counts above their limits, or so large that a sum would overflow, are OE_EINVAL, checked
+ * before the array is touched: the arrays here are far shorter than the counts claim. */
+static void counts_beyond_limits(void) {
+    char err[256];
+    oe_kv kv = {"log.destination", "none"};
+    CHECK(oe_agent_new(&kv, (size_t)-1, err, sizeof err) == NULL && strstr(err, "count") != NULL,
+          "oe_agent_new with a count of SIZE_MAX fails: %s", err);
+    CHECK(oe_agent_new(&kv, OE_MAX_SETTINGS + 1, err, sizeof err) == NULL, "oe_agent_new above OE_MAX_SETTINGS fails: %s", err);
+    oe_agent *agent = oe_agent_new(&kv, 1, err, sizeof err);
+    if (!agent) return;
+    CHECK(oe_agent_configure(agent, &kv, (size_t)-1, err, sizeof err) == OE_EINVAL, "configure with SIZE_MAX settings: %s", err);
+    CHECK(oe_agent_put_http_recipient(agent, "a", &kv, (size_t)1 << 62, err, sizeof err) == OE_EINVAL,
+          "put_http with 2^62 settings: %s", err);
+    CHECK(oe_agent_put_email_recipient(agent, "a", &kv, OE_MAX_SETTINGS + 1, err, sizeof err) == OE_EINVAL,
+          "put_email above OE_MAX_SETTINGS: %s", err);
+    oe_kv var = {"lsid", "1"};
+    CHECK(oe_emit(agent, "support_conference_begin", &var, (size_t)-1, NULL, 0) == OE_EINVAL, "emit with SIZE_MAX variables");
+    CHECK(oe_emit(agent, "support_conference_begin", &var, OE_MAX_FIELDS + 1, NULL, 0) == OE_EINVAL, "emit above OE_MAX_FIELDS");
+    CHECK(oe_emit(agent, "support_conference_begin", &var, 1, &var, (size_t)-1) == OE_EINVAL, "emit with SIZE_MAX custom fields");
+    CHECK(oe_emit(agent, "support_conference_begin", &var, ((size_t)-1) / 2 + 1, &var, ((size_t)-1) / 2 + 1) == OE_EINVAL,
+          "emit with counts whose sum overflows");
+    oe_kv twice[] = {{"lsid", "1"}, {"timestamp", "1700000000"}, {"timestamp", "1700000001"}};
+    CHECK(oe_emit(agent, "support_conference_begin", twice, 3, NULL, 0) == OE_EINVAL, "a variable given twice is OE_EINVAL");
+    oe_kv once[] = {{"lsid", "1"}, {"LSID", "2"}};
+    CHECK(oe_emit(agent, "support_conference_begin", once, 2, once, 2) == OE_OK, "names differing in case are distinct");
+    CHECK(oe_agent_status_json(agent, NULL, (size_t)-1) == OE_EINVAL, "status_json(NULL, SIZE_MAX) is OE_EINVAL");
+    oe_agent_close(agent);
+}
+
 static void refusals(void) {
     char err[256];
     oe_kv unknown = {"queue.colour", "blue"};
@@ -142,9 +171,13 @@ static void abuse(const char *url) {
     CHECK(oe_emit(agent, "support_conference_end", &huge_variable, 1, NULL, 0) == OE_ETOOBIG, "a 1 MiB variable is OE_ETOOBIG");
     CHECK(oe_emit(agent, "support_conference_end", NULL, 0, &huge_variable, 1) == OE_ETOOBIG, "a 1 MiB custom field is OE_ETOOBIG");
     oe_kv *many = malloc(sizeof(oe_kv) * 10000);
-    for (int i = 0; i < 10000; i++) many[i] = (oe_kv){"key", "value"};
-    CHECK(oe_emit(agent, "support_conference_end", many, 10000, NULL, 0) == OE_ETOOBIG, "10,000 variables: OE_ETOOBIG, no crash");
-    CHECK(oe_emit(agent, "support_conference_end", many, 2000, NULL, 0) == OE_OK, "2,000 small variables fit and are queued");
+    static char names[10000][8];
+    for (int i = 0; i < 10000; i++) {
+        snprintf(names[i], sizeof names[i], "k%d", i);
+        many[i] = (oe_kv){names[i], "value"};
+    }
+    CHECK(oe_emit(agent, "support_conference_end", many, 10000, NULL, 0) == OE_EINVAL, "10,000 variables: above OE_MAX_FIELDS, no crash");
+    CHECK(oe_emit(agent, "support_conference_end", many, OE_MAX_FIELDS, NULL, 0) == OE_OK, "OE_MAX_FIELDS small variables fit and are queued");
     oe_kv tricky[] = {{"lsid", "line\r\nbreak"}, {"a=b&c", "x y%z"}, {"nul", ""}};
     CHECK(oe_emit(agent, "support_conference_end", tricky, 3, NULL, 0) == OE_OK, "CR/LF, = and & in variables are queued (form-encoded on the wire)");
     oe_kv reserved = {"event", "spoofed"};
@@ -199,6 +232,7 @@ int main(int argc, char **argv) {
     }
     version_and_errors();
     null_arguments();
+    counts_beyond_limits();
     refusals();
     abuse(argv[1]);
     delivery(argv[1]);

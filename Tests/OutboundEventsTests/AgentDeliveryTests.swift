@@ -305,7 +305,7 @@ struct AgentDeliveryTests {
         var recipient = try m.recipient("r")
         #expect(recipient["status"] as? String == "HTTP 503 Service Unavailable")
         #expect(recipient["failing_since"] as? Int == Int(m.clock.unixSeconds()))
-        #expect(recipient["url"] as? String == "http://user:***@r.example/")
+        #expect(recipient["url"] as? String == "http://***@r.example/")
         m.clock.advance(10_000)
         m.turn()
         m.transport.succeed(0)

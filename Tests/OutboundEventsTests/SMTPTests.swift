@@ -93,6 +93,59 @@ struct SMTPTests {
         #expect(live.smtpStatus == "OK")
     }
 
+    @Test("a relay that refuses one address at RCPT: the others get the email, the refused one is logged with the reply and counted")
+    func partialRefusal() throws {
+        let relay = try SMTPRelay()
+        relay.setControl("reject bad")
+        let live = try LiveAgent(relay.settings())
+        try live.putEmail("ops", [("addresses", "good@example.com, bad@example.com, also-good@example.com")])
+        live.emit("support_conference_end", [("lsid", "partial")])
+        #expect(live.agent.flush(timeout: 10_000) == .ok)
+        #expect(relay.messages.count == 1)
+        #expect(relay.messages.first?.to == ["good@example.com", "also-good@example.com"])
+        #expect(live.recipient("ops")["refused_addresses"] as? Int == 1)
+        #expect(live.recipient("ops")["delivered"] as? Int == 1)
+        let entries = live.log.entries(.addressRefused)
+        #expect(entries.count == 1)
+        #expect(entries.first?.fields.contains { $0.name == "OE_ADDRESS" && $0.value == "bad@example.com" } == true)
+        #expect(entries.first?.message.contains("550 5.1.1") == true, "\(entries.first?.message ?? "")")
+        #expect(live.smtpStatus == "OK")
+    }
+
+    @Test("a relay that refuses every address: a failure, retried, nothing counted as delivered")
+    func allRefused() throws {
+        let relay = try SMTPRelay()
+        relay.setControl("reject bad")
+        let live = try LiveAgent(relay.settings())
+        try live.putEmail("ops", [("addresses", "bad1@example.com, bad2@example.com")])
+        live.emit("support_conference_end", [("lsid", "none")])
+        #expect(waitUntil { live.smtpFailing })
+        #expect(live.smtpStatus.contains("550"), "\(live.smtpStatus)")
+        #expect(live.recipient("ops")["delivered"] as? Int == 0)
+        #expect((live.recipient("ops")["attempts"] as? Int ?? 0) >= 1)
+        relay.setControl("accept")
+        #expect(live.agent.flush(timeout: 10_000) == .ok, "retried until the relay takes it")
+        #expect(relay.messages.count == 1)
+    }
+
+    @Test("smtp.status starts again from \"not checked\" when smtp.* change: no former relay's error shows")
+    func statusResetsOnChange() throws {
+        let relay = try SMTPRelay()
+        relay.setControl("reject")
+        let live = try LiveAgent(relay.settings())
+        #expect(live.smtpStatus == "not checked")
+        try live.putEmail("ops", [("addresses", "a@example.com")])
+        live.emit("support_conference_end", [("lsid", "x")])
+        #expect(waitUntil { live.smtpFailing })
+        try live.agent.configure([(key: "smtp.retry_interval", value: "300ms")])
+        #expect(live.smtpStatus == "not checked" || live.smtpFailing)
+        let other = try SMTPRelay()
+        try live.agent.configure(other.settings().map { (key: $0.0, value: $0.1) })
+        #expect(live.smtpStatus == "not checked" || live.smtpStatus == "OK", "\(live.smtpStatus)")
+        #expect(live.agent.flush(timeout: 10_000) == .ok)
+        #expect(live.smtpStatus == "OK")
+    }
+
     @Test("an alert arrives end to end when a webhook keeps failing past a short threshold")
     func alertEndToEnd() throws {
         let relay = try SMTPRelay()

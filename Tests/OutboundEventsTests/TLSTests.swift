@@ -99,6 +99,33 @@ struct TLSTests {
         #expect((try statusObject(live.agent)["recipients"] as! [Any]).isEmpty)
     }
 
+    @Test("a CA setting with several certificates: each is checked, and the error names which one fails")
+    func bundles() throws {
+        let live = try LiveAgent()
+        let cases: [(String, String)] = [
+            (pki.caPEM + pki.leafPEM, "certificate 2 of 2, CN=leaf.example, is not a CA"),
+            (pki.caPEM + pki.otherCAPEM + pki.expiredCAPEM, "certificate 3 of 3, the CA certificate CN=Expired CA, expired on"),
+            (pki.caPEM + "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "certificate 2 of 2 could not be parsed"),
+            (pki.caPEM + "-----BEGIN CERTIFICATE-----\nMIIB\n", "certificate 2 of 2 has no -----END CERTIFICATE----- line"),
+        ]
+        for (pem, reason) in cases {
+            do {
+                try live.put("r", [("url", "https://localhost/"), ("ca_certificate", pem)])
+                Issue.record("accepted: \(reason)")
+            } catch {
+                #expect(error.code == .tls)
+                #expect(error.message.contains(reason), "\(error.message)")
+            }
+        }
+        let bundle = try CACertificate("ca_certificate", pem: pki.otherCAPEM + pki.caPEM, now: SystemClock().unixSeconds())
+        #expect(bundle.count == 2)
+        // Every certificate of an accepted bundle is trusted: the server's CA may come second.
+        let receiver = try Receiver(tls: pki.server)
+        try live.put("bundle", [("url", receiver.localhostURL), ("ca_certificate", pki.otherCAPEM + pki.caPEM)])
+        live.emit("support_conference_begin", [("lsid", "b")])
+        #expect(waitUntil { receiver.requests.count == 1 })
+    }
+
     @Test("HMAC-SHA256 signatures match the Standard Webhooks test vector")
     func standardWebhooksVector() {
         let key = Base64.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")!

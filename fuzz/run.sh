@@ -2,7 +2,8 @@
 # Coverage-guided fuzzing with libFuzzer (clang's, from the Swift toolchain) of every parser and
 # encoder that takes outside input: setting values and URLs, firmware profiles, the tool's
 # settings files, templates with mail and form encoding, CA certificate PEM, and spool files on
-# recovery. Each target runs SECONDS (default 20) from its seed corpus in fuzz/corpus/<target>;
+# recovery, and the C ABI itself (every oe_* function, in a network namespace of its own so that
+# nothing it does can reach another host). Each target runs SECONDS (default 20) from its seed corpus in fuzz/corpus/<target>;
 # new inputs go to a scratch corpus, crashes to fuzz/crashes/ (and fail the run).
 # Usage: fuzz/run.sh [SECONDS] [TARGET...]      make fuzz runs 300 s per target.
 set -euo pipefail
@@ -11,11 +12,11 @@ cd "$root"
 seconds=${1:-20}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(values profile settings_file template spool ca_pem)
+[ ${#targets[@]} -gt 0 ] || targets=(values profile settings_file template spool ca_pem abi)
 
 scripts/install-deps.sh build
 scratch=.build/fuzz
-swift build --scratch-path "$scratch" --target TLSMaterial -Xswiftc -sanitize=fuzzer,address \
+swift build --scratch-path "$scratch" --target OutboundEvents -Xswiftc -sanitize=fuzzer,address \
     -Xcc -fsanitize=fuzzer-no-link,address >/dev/null
 modules="$scratch/debug/Modules"
 mkdir -p "$scratch/fuzzers" fuzz/crashes
@@ -30,6 +31,21 @@ for target in "${targets[@]}"; do
                -Xcc -fmodule-map-file="$scratch/debug/CShims.build/module.modulemap" -Xcc -I -Xcc Sources/CShims/include
                -lssl -lcrypto -lcurl)
     fi
+    run=()
+    if [ "$target" = abi ]; then
+        extra=()
+        for module in OutboundEvents OutboundEventsAgent Delivery TLSMaterial Journal Spool; do
+            extra+=("$scratch"/debug/$module.build/*.swift.o)
+        done
+        extra+=("$scratch/debug/CShims.build/shims.c.o"
+                -Xcc -fmodule-map-file=Sources/COpenSSL/module.modulemap -Xcc -fmodule-map-file=Sources/CCurl/module.modulemap
+                -Xcc -fmodule-map-file="$scratch/debug/CShims.build/module.modulemap" -Xcc -I -Xcc Sources/CShims/include
+                -Xcc -fmodule-map-file="$scratch/debug/COutboundEvents.build/module.modulemap" -Xcc -I -Xcc include
+                -lssl -lcrypto -lcurl -lsystemd)
+        # No network at all (not even loopback) where the namespace can be had: fuzzed
+        # settings can never reach another host.
+        if unshare -n true 2>/dev/null; then run=(unshare -n); fi
+    fi
     rm -f "$binary"
     if ! swiftc -sanitize=fuzzer,address -parse-as-library -swift-version 6 -I "$modules" "fuzz/Targets/$target.swift" \
         "$scratch"/debug/OutboundEventsCore.build/*.swift.o "${extra[@]}" -o "$binary" > "$scratch/fuzzers/$target.build.log" 2>&1; then
@@ -40,7 +56,7 @@ for target in "${targets[@]}"; do
     scratch_corpus=$(mktemp -d)
     mkdir -p "fuzz/corpus/$target"
     echo "== $target: $seconds s"
-    if ! "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="fuzz/crashes/$target-" \
+    if ! "${run[@]}" "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="fuzz/crashes/$target-" \
         -print_final_stats=1 "$scratch_corpus" "fuzz/corpus/$target" > "$scratch/fuzzers/$target.log" 2>&1; then
         tail -40 "$scratch/fuzzers/$target.log"
         echo "fuzz target $target found a crash: see fuzz/crashes/"

@@ -17,6 +17,21 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     check({ () throws(ConfigError) in _ = try Values.emailAddresses("a", text, allowEmpty: true) }, key: "a")
     check({ () throws(ConfigError) in try Values.recipientName(text) }, key: "name")
     check({ () throws(ConfigError) in _ = try WebhookURL("url", text).redacted }, key: "url")
+    // SPEC 8: a refused URL is never echoed, and a shown one never carries its userinfo.
+    if let schemeEnd = text.firstRange(of: "://"), text[..<schemeEnd.lowerBound].allSatisfy({ $0.isASCII && $0.isLetter }) {
+        let rest = text[schemeEnd.upperBound...]
+        do throws(ConfigError) {
+            _ = try WebhookURL("url", text)
+        } catch {
+            precondition(rest.utf8.count < 6 || !error.message.contains(rest), "a refused URL was echoed: \(error.message)")
+        }
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if let at = authority.lastIndex(of: "@") {
+            let shown = URLRedaction.redact(text)
+            let host = authority[authority.index(after: at)...]
+            precondition(shown.hasPrefix(text[..<schemeEnd.upperBound] + "***@" + host), "userinfo shown: \(shown)")
+        }
+    }
     check({ () throws(ConfigError) in try WebhookURL("url", text).checkCloud("url") }, key: "url")
     var settings = AgentSettings()
     for key in AgentSettings.keys { check({ () throws(ConfigError) in try settings.set(key, text) }, key: key) }

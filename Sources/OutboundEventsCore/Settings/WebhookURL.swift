@@ -149,7 +149,13 @@ public enum URLRedaction {
                 if segments.count > 2 { out += segments.dropFirst(2).allSatisfy(\.isEmpty) && segments.count == 3 ? "/" : "/…" }
             }
         } else if !path.isEmpty {
-            out += segments.count > 1 ? "\(segments[0])/…" : segments[0]
+            // No scheme: the first segment may still be "user:password@host".
+            var first = segments[0]
+            if let at = first.lastIndex(of: "@") {
+                out += "***@"
+                first = first[first.index(after: at)...]
+            }
+            out += segments.count > 1 ? "\(first)/…" : first
         }
         if queryStart < rest.endIndex {
             let query = rest[rest.index(after: queryStart)...]

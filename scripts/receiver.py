@@ -13,7 +13,14 @@ receiver from healthy to failing and back while the agent runs:
     slow                             answer 200 one byte per second
     huge                             answer 200 with an endless body
 
+With --verify SECRET (repeatable), it is a receiver written with the official Standard Webhooks
+library (PyPI standardwebhooks, installed by scripts/install-deps.sh into .build/python): each
+request goes through Webhook(secret).verify(body, headers) for each secret in turn; the log
+records "verified" (the index of the secret that verified, and the payload the library parsed)
+or "verify_error", and a request no secret verifies is answered 401.
+
 Usage: receiver.py --log FILE [--control FILE] [--port N] [--cert PEM --key PEM] [--print]
+                   [--verify SECRET]...
 Prints "PORT <n>" on standard output once it listens; with --print, also one line per request.
 """
 import argparse
@@ -56,6 +63,10 @@ class Handler(BaseHTTPRequestHandler):
             }
             mode = read_control(self.server.control)
             answer = decide(mode, number)
+            if self.server.verify:
+                verify(self.server.verify, body, self.headers, record)
+                if "verified" not in record:
+                    answer = "401"
             record["answer"] = answer
             if answer not in ("hang", "reset"):
                 with open(self.server.log, "a", encoding="utf-8", errors="surrogateescape") as log:
@@ -121,6 +132,27 @@ class Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def verify(secrets, body, headers, record):
+    """As a receiver does with the library: JSON bodies are verified and parsed by verify();
+    form bodies are verified first (json_parse=False), then parsed as a form."""
+    from standardwebhooks import Webhook
+    form = headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded")
+    errors = []
+    for index, secret in enumerate(secrets):
+        try:
+            payload = Webhook(secret).verify(body, dict(headers.items()), json_parse=not form)
+        except Exception as error:  # the library's own errors, or JSON that does not parse
+            errors.append("%s: %s" % (type(error).__name__, error))
+            continue
+        if form:
+            payload = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        record["verified"] = {"secret": index, "payload": payload}
+        if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
+            record["verified"]["data_keys"] = list(payload["data"].keys())
+        return
+    record["verify_error"] = "; ".join(errors)
+
+
 def read_control(path):
     if not path:
         return "200"
@@ -156,12 +188,16 @@ def main():
     parser.add_argument("--key")
     parser.add_argument("--tls-max", choices=["1.0", "1.1", "1.2", "1.3"])
     parser.add_argument("--print", action="store_true")
+    parser.add_argument("--verify", action="append", default=[])
     args = parser.parse_args()
+    if args.verify:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".build", "python"))
 
     server = Server(("127.0.0.1", args.port), Handler)
     server.log = args.log
     server.control = args.control
     server.print = args.print
+    server.verify = args.verify
     open(args.log, "a").close()
     if args.cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

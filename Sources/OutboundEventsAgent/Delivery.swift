@@ -155,7 +155,8 @@ extension Agent {
         let recipient: Recipient
         let id: String
         let customFields: Bool
-        let signingKey: Secret
+        let format: BodyFormat
+        let signingKeys: [Secret]
         let wire: WireFormat
     }
 
@@ -188,7 +189,7 @@ extension Agent {
                 recipient.record.removeAll(keepingCapacity: true)
                 recipient.record.append(contentsOf: event.bytes)
                 webhooks.append(PendingWebhook(slot: slot, recipient: recipient, id: id, customFields: http.sendCustomFields,
-                                               signingKey: http.signingKey, wire: wire))
+                                               format: http.bodyFormat, signingKeys: http.signingKeys, wire: wire))
             } else if let email = recipient.email {
                 transport.start(slot: slot, mail: eventMail(event, id: id, slot: slot, settings: email))
             }
@@ -206,18 +207,24 @@ extension Agent {
     func send(_ webhook: PendingWebhook) {
         let recipient = webhook.recipient
         recipient.record.withUnsafeBytes { record in
-            webhook.wire.body(of: EventView(record), customFields: webhook.customFields, into: &recipient.body)
+            switch webhook.format {
+            case .form: webhook.wire.body(of: EventView(record), customFields: webhook.customFields, into: &recipient.body)
+            case .json: webhook.wire.jsonBody(of: EventView(record), customFields: webhook.customFields, into: &recipient.body)
+            }
         }
         let attemptTime = clock.unixSeconds()
         var headers = [
-            "Content-Type: application/x-www-form-urlencoded; charset=utf-8",
+            "Content-Type: \(webhook.format.contentType)",
             "webhook-id: \(webhook.id)",
             "webhook-timestamp: \(attemptTime)",
         ]
-        if !webhook.signingKey.isEmpty {
+        if !webhook.signingKeys.isEmpty {
             WireFormat.signingInput(id: webhook.id, timestamp: attemptTime, body: recipient.body, into: &recipient.signingInput)
-            let signature = HMACSHA256.base64Signature(key: webhook.signingKey.unredactedBytes, message: recipient.signingInput)
-            headers.append("webhook-signature: v1,\(signature)")
+            // One signature per secret while secrets rotate: the receiver accepts any of them.
+            let signatures = webhook.signingKeys.map { key in
+                "v1," + HMACSHA256.base64Signature(key: key.unredactedBytes, message: recipient.signingInput)
+            }
+            headers.append("webhook-signature: \(signatures.joined(separator: " "))")
         }
         transport.start(slot: webhook.slot, body: recipient.body, headers: headers)
     }

@@ -23,7 +23,8 @@ struct SendTest: ParsableCommand {
     @Argument(help: "The recipient URL (http:// or https://).") var url: String
     @Option(name: .customLong("ca-file"), help: "PEM file of the CA to trust instead of the system store.") var caFile: String?
     @Option(help: "The event to send.") var event = "support_conference_begin"
-    @Option(name: .customLong("signing-secret"), help: "Sign as with signing_secret (whsec_<base64> or text).") var signingSecret: String?
+    @Option(name: .customLong("signing-secret"), help: "Sign as with signing_secret (whsec_<base64> or text; up to three, separated by spaces).") var signingSecret: String?
+    @Option(name: .customLong("body-format"), help: "form (default) or json, as with body_format.") var bodyFormat = "form"
     @Option(name: .customLong("appliance-id"), help: "The appliance_id to send.") var applianceID = "send-test"
     @Option(name: .customLong("connect-timeout"), help: "Connect timeout (e.g. 10s).") var connectTimeout = "10s"
     @Option(help: "Timeout of the whole request (e.g. 30s).") var timeout = "30s"
@@ -49,14 +50,19 @@ struct SendTest: ParsableCommand {
         }
         let wire = WireFormat(version: FirmwareProfile.bSeries.version, applianceID: applianceID, instance: UInt64(now))
         let variables = [("lsid", "send-test-\(now)"), ("external_key", "send-test")]
-        let (body, id) = TestEvent.body(FirmwareProfile.bSeries.events[index].name, variables, wire: wire, timestamp: now)
-        var headers = ["Content-Type: application/x-www-form-urlencoded; charset=utf-8", "webhook-id: \(id)", "webhook-timestamp: \(now)"]
+        guard let bodyFormat = BodyFormat(rawValue: self.bodyFormat) else {
+            complain("body-format: \(Values.quote(self.bodyFormat)) is not a body format (write form or json)")
+            throw ExitCode(1)
+        }
+        let (body, id) = TestEvent.body(FirmwareProfile.bSeries.events[index].name, variables, wire: wire, timestamp: now, format: bodyFormat)
+        var headers = ["Content-Type: \(bodyFormat.contentType)", "webhook-id: \(id)", "webhook-timestamp: \(now)"]
         if let signingSecret {
-            let key: Secret
-            do throws(ConfigError) { key = try HTTPRecipientSettings.decodeSecret(signingSecret) } catch { complain(error.message); throw ExitCode(1) }
+            let keys: [Secret]
+            do throws(ConfigError) { keys = try HTTPRecipientSettings.decodeSecrets(signingSecret) } catch { complain(error.message); throw ExitCode(1) }
             var input: [UInt8] = []
             WireFormat.signingInput(id: id, timestamp: now, body: body, into: &input)
-            headers.append("webhook-signature: v1,\(HMACSHA256.base64Signature(key: key.unredactedBytes, message: input))")
+            let signatures = keys.map { "v1," + HMACSHA256.base64Signature(key: $0.unredactedBytes, message: input) }
+            headers.append("webhook-signature: \(signatures.joined(separator: " "))")
         }
         let target = HTTPTarget(url: webhook.unredactedText, caCertificate: pem,
                                 connectTimeout: try parseDuration(connectTimeout, option: "connect-timeout"),
@@ -100,7 +106,8 @@ struct SendTest: ParsableCommand {
 
 /// The body and id of a test event, made by the agent's own wire format.
 enum TestEvent {
-    static func body(_ event: String, _ variables: [(String, String)], wire: WireFormat, timestamp: Int64) -> ([UInt8], String) {
+    static func body(_ event: String, _ variables: [(String, String)], wire: WireFormat, timestamp: Int64,
+                     format: BodyFormat) -> ([UInt8], String) {
         let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)
         defer { memory.deallocate() }
         let queue = EventQueue(memory: memory, policy: .reject)
@@ -112,7 +119,10 @@ enum TestEvent {
         }
         var body: [UInt8] = []
         guard let view = queue.beginDelivery(0) else { return (body, "") }
-        wire.body(of: view, customFields: false, into: &body)
+        switch format {
+        case .form: wire.body(of: view, customFields: false, into: &body)
+        case .json: wire.jsonBody(of: view, customFields: false, into: &body)
+        }
         return (body, wire.eventID(seq: view.seq))
     }
 }

@@ -97,7 +97,7 @@ struct SettingsTests {
         #expect(settings.events.contains(0) && settings.events.contains(1) && !settings.events.contains(2))
         #expect(settings.retryInterval == 30_000 && settings.retryDuration == 7_200_000)
         #expect(settings.emailContacts == ["ops@example.com"])
-        #expect(settings.signingKey.unredactedBytes == Array("abc".utf8))
+        #expect(settings.signingKeys.map(\.unredactedBytes) == [Array("abc".utf8)])
     }
 
     @Test("HTTP recipient defaults are the spec's")

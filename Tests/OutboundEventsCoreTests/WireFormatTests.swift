@@ -28,6 +28,26 @@ struct WireFormatTests {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    @Test("the JSON body: type, RFC 3339 time, data with the standard variables then the event's own, custom when on")
+    func json() {
+        withStoredEvent("support_conference_end", [("lsid", "L1"), ("note", "a \"q\" \\ \n\u{1} é")],
+                        custom: [("priority", "high")], timestamp: 1_700_000_000) { event in
+            var bytes: [UInt8] = []
+            wire.jsonBody(of: event, customFields: true, into: &bytes)
+            #expect(String(decoding: bytes, as: UTF8.self) ==
+                #"{"type":"support_conference_end","timestamp":"2023-11-14T22:13:20Z","data":{"event":"support_conference_end","version":"3","timestamp":"1700000000","appliance_id":"bseries-01","lsid":"L1","note":"a \"q\" \\ \n\u0001 é","custom":{"priority":"high"}}}"#)
+            wire.jsonBody(of: event, customFields: false, into: &bytes)
+            #expect(!String(decoding: bytes, as: UTF8.self).contains("custom"))
+        }
+    }
+
+    @Test("bytes that are not UTF-8 become U+FFFD in a JSON body, which always parses")
+    func jsonInvalidUTF8() {
+        var bytes: [UInt8] = []
+        ([0x61, 0xFF, 0x62] as [UInt8]).withUnsafeBytes { WireFormat.appendJSONString($0, to: &bytes) }
+        #expect(bytes == Array("\"a\u{FFFD}b\"".utf8))
+    }
+
     @Test("standard variables first, then the event's own in order, then custom fields when on")
     func order() {
         withStoredEvent("support_conference_end",

@@ -59,6 +59,78 @@ public struct WireFormat: Sendable {
         }
     }
 
+    /// Replaces `body` with the event as JSON in the Standard Webhooks shape (SPEC 10):
+    /// `{"type":<event>,"timestamp":<RFC 3339 UTC>,"data":{"event","version","timestamp",
+    /// "appliance_id",<variables in order>,"custom":{...}}}`, every value a JSON string, bytes
+    /// that are not UTF-8 replaced by U+FFFD. `custom` only when `customFields` is on.
+    public func jsonBody(of event: EventView, customFields: Bool, into body: inout [UInt8]) {
+        body.removeAll(keepingCapacity: true)
+        var digits = (UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0),
+                      UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0),
+                      UInt8(0), UInt8(0), UInt8(0), UInt8(0))
+        Self.appendLiteral("{\"type\":", to: &body)
+        Self.appendJSONString(event.name, to: &body)
+        Self.appendLiteral(",\"timestamp\":", to: &body)
+        Array(RFC3339.format(event.timestamp).utf8).withUnsafeBytes { Self.appendJSONString($0, to: &body) }
+        Self.appendLiteral(",\"data\":{\"event\":", to: &body)
+        Self.appendJSONString(event.name, to: &body)
+        Self.appendLiteral(",\"version\":", to: &body)
+        version.withUnsafeBytes { Self.appendJSONString($0, to: &body) }
+        Self.appendLiteral(",\"timestamp\":", to: &body)
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            let count = Self.decimal(event.timestamp, into: buffer)
+            Self.appendJSONString(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), to: &body)
+        }
+        Self.appendLiteral(",\"appliance_id\":", to: &body)
+        applianceID.withUnsafeBytes { Self.appendJSONString($0, to: &body) }
+        event.forEachField { custom, key, value in
+            guard !custom else { return }
+            body.append(UInt8(ascii: ","))
+            Self.appendJSONString(key, to: &body)
+            body.append(UInt8(ascii: ":"))
+            Self.appendJSONString(value, to: &body)
+        }
+        if customFields {
+            Self.appendLiteral(",\"custom\":{", to: &body)
+            var first = true
+            event.forEachField { custom, key, value in
+                guard custom else { return }
+                if !first { body.append(UInt8(ascii: ",")) }
+                first = false
+                Self.appendJSONString(key, to: &body)
+                body.append(UInt8(ascii: ":"))
+                Self.appendJSONString(value, to: &body)
+            }
+            body.append(UInt8(ascii: "}"))
+        }
+        Self.appendLiteral("}}", to: &body)
+    }
+
+    /// A JSON string of `bytes`: quotes, backslashes and control characters escaped; bytes that
+    /// are not UTF-8 replaced by U+FFFD, so the body always parses.
+    public static func appendJSONString(_ bytes: UnsafeRawBufferPointer, to body: inout [UInt8]) {
+        body.append(UInt8(ascii: "\""))
+        if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x80 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            body.append(contentsOf: bytes)
+        } else {
+            for byte in String(decoding: bytes, as: UTF8.self).utf8 {
+                switch byte {
+                case UInt8(ascii: "\""): appendLiteral("\\\"", to: &body)
+                case UInt8(ascii: "\\"): appendLiteral("\\\\", to: &body)
+                case 0x0A: appendLiteral("\\n", to: &body)
+                case 0x0D: appendLiteral("\\r", to: &body)
+                case 0x09: appendLiteral("\\t", to: &body)
+                case ..<0x20:
+                    appendLiteral("\\u00", to: &body)
+                    body.append(hexDigits[Int(byte >> 4)])
+                    body.append(hexDigits[Int(byte & 15)])
+                default: body.append(byte)
+                }
+            }
+        }
+        body.append(UInt8(ascii: "\""))
+    }
+
     func appendPair(_ key: StaticString, _ value: UnsafeRawBufferPointer, to body: inout [UInt8]) {
         if !body.isEmpty { body.append(UInt8(ascii: "&")) }
         Self.appendLiteral(key, to: &body)

@@ -29,6 +29,21 @@ public struct EventSelection: Sendable, Equatable {
     }
 }
 
+/// How an HTTP recipient's bodies are written (SPEC 1 and 10).
+public enum BodyFormat: String, Sendable {
+    /// `application/x-www-form-urlencoded`: the appliance's wire format.
+    case form
+    /// `application/json` in the Standard Webhooks shape: `{"type", "timestamp", "data"}`.
+    case json
+
+    public var contentType: String {
+        switch self {
+        case .form: "application/x-www-form-urlencoded; charset=utf-8"
+        case .json: "application/json"
+        }
+    }
+}
+
 /// An HTTP recipient's whole configuration (SPEC section 4).
 public struct HTTPRecipientSettings: Sendable, Equatable {
     public var url: WebhookURL?
@@ -41,13 +56,18 @@ public struct HTTPRecipientSettings: Sendable, Equatable {
     public var emailContacts: [String] = []
     public var emailAlertAfter: Millis = 3_600_000
     public var emailAlertResend: Millis = 86_400_000
-    /// The HMAC key: a `whsec_` secret base64-decoded, any other secret as its bytes.
-    public var signingKey = Secret([])
+    /// The HMAC keys, one per secret (up to three, for rotation): a `whsec_` secret
+    /// base64-decoded, any other secret as its bytes.
+    public var signingKeys: [Secret] = []
+    public var bodyFormat = BodyFormat.form
 
     public static let keys = [
         "url", "enabled", "ca_certificate", "send_custom_fields", "events", "retry_interval",
         "retry_duration", "email_contacts", "email_alert_after", "email_alert_resend", "signing_secret",
+        "body_format",
     ]
+    /// Secrets `signing_secret` takes at once: the current one and those being rotated in or out.
+    public static let maxSigningSecrets = 3
 
     /// Defaults, then the profile's `default.http.*`, then `settings`; `url` is required.
     public init(_ settings: [(key: String, value: String)], profile: FirmwareProfile,
@@ -82,9 +102,33 @@ public struct HTTPRecipientSettings: Sendable, Equatable {
             emailContacts = try Values.emailAddresses(key, value, allowEmpty: true)
         case "email_alert_after": emailAlertAfter = try Values.duration(key, value)
         case "email_alert_resend": emailAlertResend = try Values.positiveDuration(key, value)
-        case "signing_secret": signingKey = try Self.decodeSecret(value)
+        case "signing_secret": signingKeys = try Self.decodeSecrets(value)
+        case "body_format":
+            guard let format = BodyFormat(rawValue: value) else {
+                throw .invalid(key, "\(Values.quote(value)) is not a body format (write form or json)")
+            }
+            bodyFormat = format
         default: throw Settings.unknownKey(key, kind: "HTTP recipient", known: Self.keys)
         }
+    }
+
+    /// Up to three secrets separated by blanks (rotation: `webhook-signature` then carries one
+    /// signature per secret). Empty: no signature. Errors name which secret, never its text.
+    public static func decodeSecrets(_ value: String) throws(ConfigError) -> [Secret] {
+        let secrets = value.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        guard secrets.count <= maxSigningSecrets else {
+            throw .invalid("signing_secret", "\(secrets.count) secrets given; at most \(maxSigningSecrets) are allowed, separated by spaces (the values are not shown)")
+        }
+        var keys: [Secret] = []
+        for (index, secret) in secrets.enumerated() {
+            do throws(ConfigError) {
+                keys.append(try decodeSecret(String(secret)))
+            } catch {
+                guard secrets.count > 1 else { throw error }
+                throw .invalid("signing_secret", "secret \(index + 1) of \(secrets.count): " + error.message.dropFirst("signing_secret: ".count))
+            }
+        }
+        return keys
     }
 
     /// Standard Webhooks: `whsec_<base64>` is decoded; any other secret is used as its bytes.

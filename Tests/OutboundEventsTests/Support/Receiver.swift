@@ -73,6 +73,8 @@ final class Receiver: @unchecked Sendable {
     let directory: URL
     let tls: (cert: String, key: String)?
     let tlsMax: String?
+    /// Secrets a receiver written with the official Standard Webhooks library verifies with.
+    let verify: [String]
     private let server = LoopbackServer(script: "receiver.py")
     var port: Int { server.port }
 
@@ -81,6 +83,12 @@ final class Receiver: @unchecked Sendable {
         let headers: [String: String]
         let body: String
         let time: Double
+        /// With `verify`: which secret verified, and the payload the library parsed.
+        let verifiedSecret: Int?
+        let payload: Any?
+        /// The keys of a JSON payload's `data`, in the order the body has them.
+        let dataKeys: [String]?
+        let verifyError: String?
 
         /// The body's fields in order, decoded.
         var fields: [(String, String)] {
@@ -95,10 +103,12 @@ final class Receiver: @unchecked Sendable {
         func field(_ name: String) -> String? { fields.first { $0.0 == name }?.1 }
     }
 
-    init(control: String = "200", tls: (cert: String, key: String)? = nil, tlsMax: String? = nil) throws {
+    init(control: String = "200", tls: (cert: String, key: String)? = nil, tlsMax: String? = nil,
+         verify: [String] = []) throws {
         directory = temporaryDirectory("receiver")
         self.tls = tls
         self.tlsMax = tlsMax
+        self.verify = verify
         setControl(control)
         try start(port: 0)
     }
@@ -117,6 +127,7 @@ final class Receiver: @unchecked Sendable {
                          "--control", directory.appendingPathComponent("control").path]
         if let tls { arguments += ["--cert", tls.cert, "--key", tls.key] }
         if let tlsMax { arguments += ["--tls-max", tlsMax] }
+        for secret in verify { arguments += ["--verify", secret] }
         try server.start(port: port, arguments: arguments)
     }
 
@@ -127,8 +138,12 @@ final class Receiver: @unchecked Sendable {
 
     var requests: [Request] {
         jsonLines(directory.appendingPathComponent("requests.jsonl")).map { object in
-            Request(path: object["path"] as! String, headers: object["headers"] as! [String: String],
-                    body: object["body"] as! String, time: object["time"] as! Double)
+            let verified = object["verified"] as? [String: Any]
+            return Request(path: object["path"] as! String, headers: object["headers"] as! [String: String],
+                           body: object["body"] as! String, time: object["time"] as! Double,
+                           verifiedSecret: verified?["secret"] as? Int, payload: verified?["payload"],
+                           dataKeys: verified?["data_keys"] as? [String],
+                           verifyError: object["verify_error"] as? String)
         }
     }
 

@@ -23,6 +23,8 @@
  *
  * Linking: cc app.c $(pkg-config --cflags --libs outbound-events)
  *          or  cc -I include app.c -L <dir> -loutbound-events
+ *          or, with CMake: find_package(OutboundEvents 1.0 REQUIRED) and
+ *              target_link_libraries(app PRIVATE OutboundEvents::OutboundEvents)
  */
 #ifndef OUTBOUND_EVENTS_H
 #define OUTBOUND_EVENTS_H

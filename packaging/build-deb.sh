@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the three Debian packages into dist/ (make deb):
 #   liboutbound-events1      the library, SONAME liboutbound-events.so.1, Swift runtime inside
-#   liboutbound-events-dev   header, unversioned link, pkg-config file
+#   liboutbound-events-dev   header, unversioned link, pkg-config file, CMake package
 #   outbound-events-tools    the outbound-events tool, its man page, the journald catalog, profiles
 # The version comes from include/outbound_events.h; DEB_REVISION (default 1) is the Debian
 # revision, and DEB_VERSION overrides the whole package version (the upgrade test builds an
@@ -110,6 +110,12 @@ ln -s "liboutbound-events.so.$major" "$dev/usr/lib/$multiarch/liboutbound-events
 sed -e "s/@VERSION@/$version/" -e "s/@MULTIARCH@/$multiarch/" packaging/outbound-events.pc.in \
     > "$dev/usr/lib/$multiarch/pkgconfig/outbound-events.pc"
 chmod 0644 "$dev/usr/lib/$multiarch/pkgconfig/outbound-events.pc"
+install -d -m 0755 "$dev/usr/lib/$multiarch/cmake/OutboundEvents"
+for file in OutboundEventsConfig OutboundEventsConfigVersion; do
+    sed -e "s/@VERSION@/$version/g" -e "s/@MAJOR@/$major/g" -e "s/@SIZEOF_VOID_P@/$(getconf LONG_BIT | awk '{print $1 / 8}')/g" \
+        "packaging/cmake/$file.cmake.in" > "$dev/usr/lib/$multiarch/cmake/OutboundEvents/$file.cmake"
+    chmod 0644 "$dev/usr/lib/$multiarch/cmake/OutboundEvents/$file.cmake"
+done
 docs "$dev" liboutbound-events-dev
 control "$dev" "Package: liboutbound-events-dev" "Source: outbound-events" "Version: $package_version" \
     "Architecture: $arch" "Multi-Arch: same" "Maintainer: $maintainer" "Section: libdevel" "Priority: optional" \

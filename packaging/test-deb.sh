@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The packages as an operator meets them (make test-deb, run by make test): lintian clean, the
 # symbols file equal to the exported functions, installed over an older version with dpkg, a C
-# program built with pkg-config alone and run against a receiver, nothing of the Swift
-# toolchain needed, the journald catalog installed, and nothing left after dpkg -r and -P.
+# program built with pkg-config alone and with CMake's find_package alone and run against a
+# receiver, nothing of the Swift toolchain needed, the journald catalog installed, and nothing
+# left after dpkg -r and -P.
 set -euo pipefail
 # (grep -q in a pipeline would end the writer early, and pipefail would report its SIGPIPE.)
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,6 +69,18 @@ port=$(awk '{print $2}' "$work/port")
 env -i PATH=/usr/bin:/bin timeout 60 "$work/firmware_service" "http://127.0.0.1:$port/hook" 1s > "$work/service.out"
 [ "$(wc -l < "$work/requests.jsonl")" = 6 ] || fail "the receiver did not get the session's 6 events"
 echo "ok - cc \$(pkg-config --cflags --libs outbound-events) builds the sample service; it delivers; ldd shows no Swift"
+
+# And with CMake alone: find_package(OutboundEvents 1.0 REQUIRED) and the imported target.
+rm -f "$work/requests.jsonl"
+cmake -S examples -B "$work/cmake" -DCMAKE_BUILD_TYPE=Release > "$work/cmake.log" 2>&1 || { cat "$work/cmake.log"; fail "cmake could not configure the sample service"; }
+cmake --build "$work/cmake" > "$work/cmake-build.log" 2>&1 || { cat "$work/cmake-build.log"; fail "cmake could not build the sample service"; }
+env -i PATH=/usr/bin:/bin timeout 60 "$work/cmake/firmware_service" "http://127.0.0.1:$port/hook" 1s > "$work/service-cmake.out"
+[ "$(wc -l < "$work/requests.jsonl")" = 6 ] || fail "the CMake-built service did not deliver the session's 6 events"
+# A request for another major version, or a newer minor one, is refused.
+mkdir -p "$work/cmake-v2"
+printf 'cmake_minimum_required(VERSION 3.16)\nproject(v C)\nfind_package(OutboundEvents 2.0 QUIET)\nif(OutboundEvents_FOUND)\n  message(FATAL_ERROR "2.0 accepted")\nendif()\nfind_package(OutboundEvents 1.99 QUIET)\nif(OutboundEvents_FOUND)\n  message(FATAL_ERROR "1.99 accepted")\nendif()\n' > "$work/cmake-v2/CMakeLists.txt"
+cmake -S "$work/cmake-v2" -B "$work/cmake-v2/build" > "$work/cmake-v2.log" 2>&1 || { cat "$work/cmake-v2.log"; fail "the CMake version file accepts the wrong versions"; }
+echo "ok - find_package(OutboundEvents 1.0 REQUIRED) and OutboundEvents::OutboundEvents build the sample service; it delivers; 2.0 and 1.99 are refused"
 
 # The tool, its man page and the journald catalog.
 /usr/bin/outbound-events --version | grep -x "$version" >/dev/null || fail "outbound-events --version"

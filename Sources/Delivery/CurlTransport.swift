@@ -132,7 +132,8 @@ class Transfer {
         cshims_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
         url.withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_URL, $0) }
         protocols.withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_PROTOCOLS_STR, $0) }
-        // The appliance's own network settings decide routing, not a proxy from the environment.
+        // The appliance's own settings decide routing, never a proxy from the environment: ""
+        // turns libcurl's http_proxy/https_proxy lookup off. HTTPTransfer sets http.proxy.
         "".withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_PROXY, $0) }
         cshims_curl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
         cshims_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(connectTimeout))

@@ -18,11 +18,25 @@ final class HTTPTransfer: Transfer {
     /// For `Probe`: the TLS version, read while the connection is still attached to the handle.
     var recordTLSVersion = false
     var tlsVersion: String?
+    /// The proxy in its redacted form, for messages; nil without one.
+    let proxyShown: String?
+    /// Where a CONNECT tunnel goes: "host:port".
+    let tunnelTarget: String
 
     init(slot: Int, target: HTTPTarget) {
+        proxyShown = target.proxy?.redacted
+        let url = try? WebhookURL("url", target.url)
+        tunnelTarget = url.map { "\($0.host):\($0.port)" } ?? ""
         super.init(slot: slot, url: target.url, protocols: "http,https", caCertificate: target.caCertificate,
                    connectTimeout: target.connectTimeout, requestTimeout: target.requestTimeout)
         guard let easy else { return }
+        if let proxy = target.proxy {
+            // HTTPS goes through a CONNECT tunnel and is verified end to end, against the
+            // recipient's own CA: the proxy sees only ciphertext.
+            proxy.unredactedText.withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_PROXY, $0) }
+            cshims_curl_easy_setopt_long(easy, CURLOPT_PROXYTYPE, Int(CURLPROXY_HTTP.rawValue))
+            target.noProxy.joined(separator: ",").withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_NOPROXY, $0) }
+        }
         cshims_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0)
         cshims_curl_easy_setopt_long(easy, CURLOPT_POST, 1)
         target.userAgent.withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_USERAGENT, $0) }
@@ -88,10 +102,32 @@ final class HTTPTransfer: Transfer {
         let cutShort = code == CURLE_WRITE_ERROR && responseBytes > Self.responseLimit
         if code == CURLE_OK || cutShort {
             if status == 200 { return .success(elapsed: elapsed) }
+            if status == 407, let proxyShown {
+                return DeliveryResult(status: status, failure: .refused,
+                                      error: "proxy \(proxyShown) asks for authentication (HTTP 407): check the user and password in http.proxy",
+                                      elapsed: elapsed)
+            }
             return DeliveryResult(status: status, failure: .refused, error: statusMessage(status), elapsed: elapsed)
         }
-        let (failure, error) = failure(code)
+        if let proxyShown, let refusal = proxyRefusal(proxyShown) {
+            return DeliveryResult(status: status, failure: .refused, error: refusal, elapsed: elapsed)
+        }
+        var (failure, error) = failure(code)
+        if let proxyShown, failure != .tls, code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_PROXY {
+            error = "proxy \(proxyShown): " + error
+        }
         return DeliveryResult(status: status, failure: failure, error: error, elapsed: elapsed)
+    }
+
+    /// The proxy's answer to CONNECT when it was not 200: it refused the tunnel.
+    func proxyRefusal(_ proxy: String) -> String? {
+        var connectCode = 0
+        if let easy { cshims_curl_easy_getinfo_long(easy, CURLINFO_HTTP_CONNECTCODE, &connectCode) }
+        guard connectCode != 0 && connectCode != 200 else { return nil }
+        if connectCode == 407 {
+            return "proxy \(proxy) asks for authentication (HTTP 407 to CONNECT): check the user and password in http.proxy"
+        }
+        return "proxy \(proxy) refused CONNECT to \(tunnelTarget) (HTTP \(connectCode))"
     }
 
     /// "HTTP 503 Service Unavailable: <start of the body>", or for a redirect where it pointed.

@@ -124,7 +124,8 @@ extension Agent {
         if let http = recipient.http, let url = http.url {
             return .http(HTTPTarget(url: url.unredactedText, caCertificate: http.caCertificate,
                                     connectTimeout: settings.connectTimeout, requestTimeout: settings.requestTimeout,
-                                    userAgent: "outbound-events/\(environment.version)"))
+                                    userAgent: "outbound-events/\(environment.version)",
+                                    proxy: settings.proxy, noProxy: settings.noProxy))
         }
         return smtpTarget()
     }

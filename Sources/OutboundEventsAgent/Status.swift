@@ -18,6 +18,7 @@ extension Agent {
             json.field("firmware_profile", profile.name)
             json.field("pid", Int(getpid()))
             json.field("updated", clock.unixSeconds())
+            json.field("http_proxy", settings.proxy?.redacted)
             json.object("queue") { json in
                 json.field("capacity_bytes", settings.queueCapacity)
                 json.field("used_bytes", queue.usedBytes)

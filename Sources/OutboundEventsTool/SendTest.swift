@@ -28,9 +28,37 @@ struct SendTest: ParsableCommand {
     @Option(name: .customLong("appliance-id"), help: "The appliance_id to send.") var applianceID = "send-test"
     @Option(name: .customLong("connect-timeout"), help: "Connect timeout (e.g. 10s).") var connectTimeout = "10s"
     @Option(help: "Timeout of the whole request (e.g. 30s).") var timeout = "30s"
+    @Option(name: .customLong("settings"), help: "A settings file whose agent settings apply: http.proxy and http.no_proxy, and for mailto: the smtp.* relay.")
+    var settingsFile: String?
+    @Option(help: "Send through this HTTP proxy (http://[user:password@]host:port), as http.proxy does.") var proxy: String?
+
+    /// The agent settings of --settings, if given, with --proxy on top.
+    func agentSettings() throws -> AgentSettings {
+        var settings = AgentSettings()
+        if let settingsFile {
+            do {
+                let (file, problems) = try SettingsFileSupport.load(settingsFile)
+                let all = problems + SettingsFileSupport.check(file, now: SystemClock().unixSeconds())
+                for problem in all { complain("\(settingsFile):\(problem.line): \(problem.message)") }
+                guard all.isEmpty else { throw ExitCode(1) }
+                try settings.apply(file.agent.map { (key: $0.key, value: $0.value) })
+            } catch let error as ConfigError {
+                complain("\(settingsFile): \(error.message)")
+                throw ExitCode(1)
+            }
+        }
+        if let proxy {
+            do throws(ConfigError) { try settings.set("http.proxy", proxy) } catch {
+                complain("--" + error.message.dropFirst("http.".count))
+                throw ExitCode(1)
+            }
+        }
+        return settings
+    }
 
     func run() throws {
         let now = SystemClock().unixSeconds()
+        let settings = try agentSettings()
         let webhook: WebhookURL
         do { webhook = try WebhookURL("url", url) } catch { complain(error.message); throw ExitCode(1) }
         var pem = ""
@@ -67,9 +95,13 @@ struct SendTest: ParsableCommand {
         let target = HTTPTarget(url: webhook.unredactedText, caCertificate: pem,
                                 connectTimeout: try parseDuration(connectTimeout, option: "connect-timeout"),
                                 requestTimeout: try parseDuration(timeout, option: "timeout"),
-                                userAgent: "outbound-events/\(OE_VERSION_STRING)")
+                                userAgent: "outbound-events/\(OE_VERSION_STRING)",
+                                proxy: settings.proxy, noProxy: settings.noProxy)
         let report = Probe.send(target, body: body, headers: headers)
         print("URL:          \(webhook.redacted)")
+        if let proxy = settings.proxy {
+            print("Proxy:        \(proxy.redacted)\(webhook.scheme == .https ? " (a CONNECT tunnel; TLS verified end to end)" : "")\(settings.noProxy.isEmpty ? "" : ", not for \(settings.noProxy.joined(separator: ", "))")")
+        }
         print("Event:        \(event) (webhook-id \(id))")
         print("Resolved to:  \(report.address ?? "(no connection)")")
         if webhook.scheme == .https {

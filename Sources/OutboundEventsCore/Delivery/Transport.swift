@@ -33,14 +33,19 @@ public struct HTTPTarget: Equatable, Sendable {
     public var connectTimeout: Millis
     public var requestTimeout: Millis
     public var userAgent: String
+    /// `http.proxy` (nil: connect directly) and `http.no_proxy`.
+    public var proxy: ProxyURL?
+    public var noProxy: [String]
 
     public init(url: String, caCertificate: String, connectTimeout: Millis, requestTimeout: Millis,
-                userAgent: String) {
+                userAgent: String, proxy: ProxyURL? = nil, noProxy: [String] = []) {
         self.url = url
         self.caCertificate = caCertificate
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout
         self.userAgent = userAgent
+        self.proxy = proxy
+        self.noProxy = noProxy
     }
 }
 

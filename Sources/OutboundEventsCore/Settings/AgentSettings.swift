@@ -30,6 +30,11 @@ public struct AgentSettings: Sendable, Equatable {
     public var spoolGrace: Millis = 60_000
     public var connectTimeout: Millis = 10_000
     public var requestTimeout: Millis = 30_000
+    /// The HTTP proxy every webhook goes through (`CONNECT` for HTTPS), nil: none. Proxies from
+    /// the environment are never used.
+    public var proxy: ProxyURL?
+    /// Hosts and domains reached directly, not through `proxy`.
+    public var noProxy: [String] = []
     public var shutdownTimeout: Millis = 5_000
     public var statusPath = ""
     public var smtp = SMTPSettings()
@@ -38,7 +43,7 @@ public struct AgentSettings: Sendable, Equatable {
 
     public static let keys = [
         "appliance_id", "deployment", "firmware_profile", "queue.capacity", "queue.overflow",
-        "queue.spool", "queue.spool_grace", "http.connect_timeout", "http.request_timeout",
+        "queue.spool", "queue.spool_grace", "http.connect_timeout", "http.request_timeout", "http.proxy", "http.no_proxy",
         "shutdown_timeout", "status.path", "smtp.host", "smtp.port", "smtp.encryption",
         "smtp.username", "smtp.password", "smtp.from", "smtp.ca_certificate", "smtp.retry_interval",
         "log.identifier", "log.destination",
@@ -89,6 +94,17 @@ public struct AgentSettings: Sendable, Equatable {
         case "queue.spool_grace": spoolGrace = try Values.duration(key, value)
         case "http.connect_timeout": connectTimeout = try Values.positiveDuration(key, value)
         case "http.request_timeout": requestTimeout = try Values.positiveDuration(key, value)
+        case "http.proxy": proxy = value.isEmpty ? nil : try ProxyURL(key, value)
+        case "http.no_proxy":
+            let hosts = Values.list(value)
+            for host in hosts {
+                // "example.com" also covers its subdomains; ".example.com" is accepted as well.
+                let name = host.hasPrefix(".") ? host.dropFirst() : Substring(host)
+                guard host == "*" || WebhookURL.isValidHost(name) else {
+                    throw .invalid(key, "\(Values.quote(host)) is not a host name, domain or address")
+                }
+            }
+            noProxy = hosts
         case "shutdown_timeout": shutdownTimeout = try Values.duration(key, value)
         case "status.path":
             try Settings.path(key, value)

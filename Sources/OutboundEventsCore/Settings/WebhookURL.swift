@@ -116,6 +116,33 @@ public struct WebhookURL: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// `http.proxy`: `http://[user:password@]host:port`. The credentials are a secret: the only
+/// printable form is the redacted one (`http://***@proxy.example:3128`).
+public struct ProxyURL: Equatable, Sendable, CustomStringConvertible {
+    /// For libcurl only.
+    public let unredactedText: String
+    public let host: String
+    public let port: Int
+
+    public var redacted: String { URLRedaction.redact(unredactedText) }
+    public var description: String { redacted }
+
+    public init(_ key: String, _ text: String) throws(ConfigError) {
+        let url = try WebhookURL(key, text)
+        guard url.scheme == .http else {
+            throw .invalid(key, "the proxy must be an http:// URL (HTTPS recipients still go through it end to end, by CONNECT)")
+        }
+        guard let port = url.explicitPort else { throw .invalid(key, "give the proxy's port (http://host:port)") }
+        let afterAuthority = text[text.firstRange(of: "://")!.upperBound...].drop { $0 != "/" && $0 != "?" }
+        guard afterAuthority.isEmpty || afterAuthority == "/" else {
+            throw .invalid(key, "a proxy URL has no path or query (write http://[user:password@]host:port)")
+        }
+        unredactedText = text
+        host = url.host
+        self.port = port
+    }
+}
+
 /// The one form in which a URL is shown outside the agent (SPEC 8):
 /// `scheme://host[:port]/<first path segment>/…`, userinfo as `***`, query values as `***`.
 /// Works on any text, valid URL or not (a redirect's `Location`, a proxy address), and never

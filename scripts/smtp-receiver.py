@@ -98,7 +98,8 @@ def main():
         def authenticate(server, session, envelope, mechanism, auth_data):
             ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user \
                 and auth_data.password.decode() == password
-            return AuthResult(success=ok)
+            # handled=False: aiosmtpd itself answers a refusal, with 535 5.7.8.
+            return AuthResult(success=ok, handled=False)
 
         kwargs.update(authenticator=authenticate, auth_require_tls=bool(args.cert))
     controller = Controller(Handler(args.dir, args.control), hostname="127.0.0.1", port=port, **kwargs)

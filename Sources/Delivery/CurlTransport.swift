@@ -61,6 +61,13 @@ public final class CurlTransport: Transport {
         }
     }
 
+    public func startCheck(slot: Int) {
+        guard let transfer = transfers[slot] as? SMTPTransfer else { return }
+        cancel(slot: slot)
+        transfer.prepareCheck()
+        add(transfer)
+    }
+
     public func cancel(slot: Int) {
         guard let transfer = transfers[slot], transfer.active, let easy = transfer.easy else { return }
         curl_multi_remove_handle(multi, easy)

@@ -71,6 +71,23 @@ final class SMTPTransfer: Transfer {
         cshims_curl_easy_setopt_offset(easy, CURLOPT_INFILESIZE_LARGE, curl_off_t(message.count))
     }
 
+    /// Makes this handle a relay check: no envelope, no upload; after the login, NOOP (answered
+    /// 250 by any relay), then QUIT, as the connection is not kept.
+    func prepareCheck() {
+        guard let easy else { return }
+        lastReply = []
+        lastRefusal = []
+        pendingRecipient = nil
+        refused = []
+        errorBuffer[0] = 0
+        cshims_curl_easy_setopt_long(easy, CURLOPT_UPLOAD, 0)
+        cshims_curl_easy_setopt_pointer(easy, CURLOPT_MAIL_RCPT, nil)
+        "NOOP".withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_CUSTOMREQUEST, $0) }
+        cshims_curl_easy_setopt_long(easy, CURLOPT_FORBID_REUSE, 1)
+        // libcurl hands a command's reply to the write callback: it is not ours to print.
+        cshims_curl_easy_setopt_callback(easy, CURLOPT_WRITEFUNCTION, { _, size, count, _ in size * count })
+    }
+
     func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         let count = min(buffer.count, message.count - readOffset)
         guard count > 0 else { return 0 }

@@ -88,6 +88,14 @@ public final class Agent: @unchecked Sendable {
     /// What is known of the relay (SPEC 2, "SMTP current status"); back to `notChecked`
     /// whenever `smtp.*` change, so a former relay's error never shows for a new one.
     var smtpStatus = SMTPStatus.notChecked
+    /// The relay check (SPEC 10): in flight, and when the next is due (at once after `smtp.*`
+    /// change; a retry interval after the last mail or check otherwise).
+    var relayCheckInFlight = false
+    var nextRelayCheck: Millis = 0
+    /// Mail results so far, and their number when the check in flight started: a mail's answer
+    /// is newer news than a check that started before it.
+    var mailResults = 0
+    var mailResultsAtCheck = 0
 
     // Owned by the delivery thread (and `close` after it has stopped).
     let transport: Transport
@@ -95,9 +103,11 @@ public final class Agent: @unchecked Sendable {
     var applied: [(recipient: Recipient?, target: TransferTarget)?] = Array(repeating: nil, count: Agent.transportSlots)
     var thread: pthread_t?
 
-    /// Slots 0 to 63 belong to recipients; one more carries alert emails.
+    /// Slots 0 to 63 belong to recipients; one more carries alert emails, and one checks the
+    /// relay while no mail goes through it.
     static let alertSlot = EventQueue.maxSlots
-    static let transportSlots = EventQueue.maxSlots + 1
+    static let relayCheckSlot = EventQueue.maxSlots + 1
+    static let transportSlots = EventQueue.maxSlots + 2
 
     /// Makes an agent from agent settings. Throws with the code and one-line reason.
     public init(settings pairs: [(key: String, value: String)], environment: AgentEnvironment) throws(ConfigError) {
@@ -224,7 +234,10 @@ public final class Agent: @unchecked Sendable {
                 let replacement = Self.makeSink(updated)
                 sink.withLock { $0 = replacement }
             }
-            if updated.smtp != settings.smtp { smtpStatus = .notChecked }
+            if updated.smtp != settings.smtp {
+                smtpStatus = .notChecked
+                nextRelayCheck = clock.monotonic()
+            }
             wire = WireFormat(version: profile.version, applianceID: updated.applianceID, instance: wire.instance)
             queue.policy = updated.queueOverflow
             settings = updated

@@ -72,7 +72,11 @@ extension Agent {
         if !results.isEmpty {
             lock.withLock {
                 for (slot, result) in results {
-                    if slot == Self.alertSlot { applyAlert(result) } else { apply(result, slot: slot) }
+                    switch slot {
+                    case Self.alertSlot: applyAlert(result)
+                    case Self.relayCheckSlot: applyRelayCheck(result)
+                    default: apply(result, slot: slot)
+                    }
                 }
                 if flushWaiters > 0 && !hasPending() { lock.broadcast() }
             }
@@ -90,7 +94,7 @@ extension Agent {
     func reconcileTransport(_ now: Millis) {
         for slot in applied.indices {
             let desired: (recipient: Recipient?, target: TransferTarget)?
-            if slot == Self.alertSlot {
+            if slot == Self.alertSlot || slot == Self.relayCheckSlot {
                 desired = smtpTarget().map { (nil, $0) }
             } else {
                 desired = slots[slot].flatMap { recipient in target(for: recipient).map { (recipient, $0) } }
@@ -99,7 +103,10 @@ extension Agent {
             if current?.recipient === desired?.recipient && current?.target == desired?.target { continue }
             if let current {
                 transport.cancel(slot: slot)
-                if slot == Self.alertSlot {
+                if slot == Self.relayCheckSlot {
+                    relayCheckInFlight = false
+                    nextRelayCheck = now
+                } else if slot == Self.alertSlot {
                     alertInFlight = false
                     alertNextAttempt = now
                 } else if let recipient = current.recipient, recipient === slots[slot] {
@@ -199,6 +206,11 @@ extension Agent {
             alertInFlight = true
             transport.start(slot: Self.alertSlot, mail: alerts[0].envelope)
         }
+        if relayCheckDue(now) {
+            relayCheckInFlight = true
+            mailResultsAtCheck = mailResults
+            transport.startCheck(slot: Self.relayCheckSlot)
+        }
         return webhooks
     }
 
@@ -242,6 +254,7 @@ extension Agent {
         if recipient.http != nil {
             recipient.lastHTTPStatus = result.status > 0 ? result.status : nil
         } else {
+            mailResults += 1
             noteRelay(result)
         }
         spoolDirty = true
@@ -289,6 +302,7 @@ extension Agent {
         guard alertInFlight, !alerts.isEmpty else { return }
         alertInFlight = false
         let now = clock.monotonic()
+        mailResults += 1
         noteRelay(result)
         let alert = alerts[0]
         if result.succeeded {
@@ -307,8 +321,37 @@ extension Agent {
         }
     }
 
+    /// Whether the relay should be checked now (SPEC 10): it is configured, no check is in
+    /// flight, and no mail or check reached it for a retry interval (or `smtp.*` just changed).
+    /// While mail waits for the relay, its own attempts (every retry interval) are the check:
+    /// a relay that takes NOOP but refuses the mail is not OK.
+    func relayCheckDue(_ now: Millis) -> Bool {
+        !closing && !relayCheckInFlight && applied[Self.relayCheckSlot] != nil && nextRelayCheck <= now && !mailWaiting()
+    }
+
+    func mailWaiting() -> Bool {
+        if alertInFlight || !alerts.isEmpty { return true }
+        return slots.indices.contains { slot in
+            guard let recipient = slots[slot], recipient.email != nil, recipient.enabled else { return false }
+            return recipient.inFlight || queue.slots[slot].hasPending
+        }
+    }
+
+    /// A relay check finished: the status follows it, unless a mail's answer came meanwhile.
+    func applyRelayCheck(_ result: DeliveryResult) {
+        guard relayCheckInFlight else { return }
+        relayCheckInFlight = false
+        if mailResults == mailResultsAtCheck {
+            noteRelay(result)
+        } else {
+            nextRelayCheck = clock.monotonic() + settings.smtp.retryInterval
+        }
+    }
+
     /// Keeps the relay's current status, logging when it starts failing and when it recovers.
+    /// Every answer from the relay, mail or check, puts the next check a retry interval away.
     func noteRelay(_ result: DeliveryResult) {
+        nextRelayCheck = clock.monotonic() + settings.smtp.retryInterval
         if result.succeeded {
             if case .failing(let previous) = smtpStatus {
                 log(LogEntry(.notice, .smtpRecovered, "SMTP relay \(settings.smtp.host) accepts mail again (it failed with: \(previous))",
@@ -390,6 +433,9 @@ extension Agent {
         }
         if !alertInFlight && !alerts.isEmpty && applied[Self.alertSlot] != nil {
             wake = min(wake, alertNextAttempt - now)
+        }
+        if !closing && !relayCheckInFlight && applied[Self.relayCheckSlot] != nil && !mailWaiting() {
+            wake = min(wake, nextRelayCheck - now)
         }
         if closing { wake = min(wake, closeDeadline - now) }
         return max(0, wake)

@@ -133,7 +133,7 @@ struct SMTPTests {
         let relay = try SMTPRelay()
         relay.setControl("reject")
         let live = try LiveAgent(relay.settings())
-        #expect(live.smtpStatus == "not checked")
+        #expect(["not checked", "OK"].contains(live.smtpStatus), "a relay that takes NOOP checks OK before any mail")
         try live.putEmail("ops", [("addresses", "a@example.com")])
         live.emit("support_conference_end", [("lsid", "x")])
         #expect(waitUntil { live.smtpFailing })
@@ -144,6 +144,44 @@ struct SMTPTests {
         #expect(live.smtpStatus == "not checked" || live.smtpStatus == "OK", "\(live.smtpStatus)")
         #expect(live.agent.flush(timeout: 10_000) == .ok)
         #expect(live.smtpStatus == "OK")
+    }
+
+    @Test("smtp.status is live before any email: OK from a check that sends no mail; not configured without smtp.host")
+    func liveStatusOK() throws {
+        let relay = try SMTPRelay(tls: TestPKI.shared.server, auth: "agent:s3cret-pass")
+        let live = try LiveAgent(relay.settings(encryption: "starttls", extra: [
+            ("smtp.ca_certificate", TestPKI.shared.caPEM), ("smtp.username", "agent"), ("smtp.password", "s3cret-pass"),
+        ]))
+        #expect(waitUntil { live.smtpStatus == "OK" }, "\(live.smtpStatus)")
+        #expect(relay.messages.isEmpty, "a check sends no mail")
+        let none = try LiveAgent()
+        #expect(none.smtpStatus == "not configured")
+    }
+
+    @Test("smtp.status is live before any email: relay down, wrong CA, login refused each show as the relay or the connection says")
+    func liveStatusFailures() throws {
+        let down = try SMTPRelay()
+        down.stop()
+        let wrongCA = try SMTPRelay(tls: TestPKI.shared.server)
+        let login = try SMTPRelay(tls: TestPKI.shared.server, auth: "agent:right-pass")
+        let cases: [(LiveAgent, String)] = [
+            (try LiveAgent(down.settings()), "onnect"),
+            (try LiveAgent(wrongCA.settings(encryption: "starttls", extra: [("smtp.ca_certificate", TestPKI.shared.otherCAPEM)])), "TLS"),
+            (try LiveAgent(login.settings(encryption: "starttls", extra: [
+                ("smtp.ca_certificate", TestPKI.shared.caPEM), ("smtp.username", "agent"), ("smtp.password", "wrong-pass"),
+            ])), "535"),
+        ]
+        for (live, expected) in cases {
+            #expect(waitUntil { live.smtpFailing }, "\(expected)")
+            #expect(live.smtpStatus.contains(expected), "\(live.smtpStatus)")
+            #expect(live.log.entries(.smtpFailing).count == 1)
+            #expect(!live.agent.status().contains("wrong-pass"))
+        }
+        // The relay comes back: the next check (every smtp.retry_interval) says so.
+        try down.restart()
+        #expect(waitUntil { cases[0].0.smtpStatus == "OK" }, "\(cases[0].0.smtpStatus)")
+        #expect(cases[0].0.log.entries(.smtpRecovered).count == 1)
+        #expect(down.messages.isEmpty && wrongCA.messages.isEmpty && login.messages.isEmpty)
     }
 
     @Test("an alert arrives end to end when a webhook keeps failing past a short threshold")

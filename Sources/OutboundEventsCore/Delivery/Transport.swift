@@ -9,6 +9,9 @@ public protocol Transport: AnyObject {
     func start(slot: Int, body: [UInt8], headers: [String])
     /// Hands one message to the SMTP relay. Copies it.
     func start(slot: Int, mail: MailEnvelope)
+    /// Checks the slot's SMTP relay without sending mail: connect, EHLO, STARTTLS or TLS,
+    /// login if set, NOOP, QUIT. Finishes like a mail: success, or the relay's refusal.
+    func startCheck(slot: Int)
     /// Abandons the slot's transfer, if any; the slot keeps its configuration.
     func cancel(slot: Int)
     /// Abandons the slot's transfer and forgets the slot (its recipient is gone or disabled).

@@ -60,6 +60,15 @@ final class FakeTransport: Transport, @unchecked Sendable {
         }
     }
 
+    /// Relay checks started, by slot.
+    private let checkLog = Mutex<[Int]>([])
+    var checks: [Int] { checkLog.withLock { $0 } }
+
+    func startCheck(slot: Int) {
+        checkLog.withLock { $0.append(slot) }
+        state.withLock { _ = $0.inFlight.insert(slot) }
+    }
+
     func cancel(slot: Int) { state.withLock { _ = $0.inFlight.remove(slot) } }
     func release(slot: Int) { state.withLock { $0.inFlight.remove(slot); $0.targets[slot] = nil } }
 

@@ -103,3 +103,39 @@ public enum Probe {
         return certificates(easy)
     }
 }
+
+/// What happened to one test email (`outbound-events send-test mailto:ADDRESS`): the
+/// conversation with the relay, credentials hidden, how TLS went, and the time it took.
+public struct MailProbeReport: Sendable {
+    /// Lines marked `*` (libcurl's account: connection, TLS), `>` (our commands), `<` (the
+    /// relay's replies).
+    public var transcript: [String]
+    public var tlsVersion: String?
+    public var result: DeliveryResult
+    public var connectMillis: Double = 0
+    public var tlsMillis: Double = 0
+    public var totalMillis: Double = 0
+    public var delivered: Bool { result.succeeded }
+}
+
+extension Probe {
+    /// Hands one email to the relay exactly as the agent does (same options, same
+    /// verification), blocking, with every step kept.
+    public static func sendMail(_ target: SMTPTarget, envelope: MailEnvelope) -> MailProbeReport {
+        let transfer = SMTPTransfer(slot: 0, target: target)
+        var report = MailProbeReport(transcript: [], result: DeliveryResult(status: 0, failure: .network, error: "libcurl unavailable", elapsed: 0))
+        guard curlReady, let easy = transfer.easy else { return report }
+        transfer.transcript = []
+        transfer.prepare(envelope)
+        // The connection is not kept, so the transcript ends with QUIT.
+        cshims_curl_easy_setopt_long(easy, CURLOPT_FORBID_REUSE, 1)
+        let code = curl_easy_perform(easy)
+        report.result = transfer.result(code)
+        report.transcript = transfer.transcript ?? []
+        report.tlsVersion = cshims_curl_tls_version(easy).map { String(cString: $0) }
+        report.connectMillis = time(easy, CURLINFO_CONNECT_TIME_T)
+        report.tlsMillis = time(easy, CURLINFO_APPCONNECT_TIME_T)
+        report.totalMillis = time(easy, CURLINFO_TOTAL_TIME_T)
+        return report
+    }
+}

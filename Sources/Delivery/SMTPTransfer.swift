@@ -15,6 +15,9 @@ final class SMTPTransfer: Transfer {
     /// The address of the RCPT command awaiting its reply, and the addresses refused so far.
     var pendingRecipient: String?
     var refused: [RefusedAddress] = []
+    /// For `Probe`: the conversation with the relay as a person reads it, credentials hidden.
+    var transcript: [String]?
+    var afterAuth = false
 
     init(slot: Int, target: SMTPTarget) {
         let relay = target.relay
@@ -41,10 +44,15 @@ final class SMTPTransfer: Transfer {
         // callback: that is how each RCPT's own reply is known.
         cshims_curl_easy_setopt_long(easy, CURLOPT_VERBOSE, 1)
         cshims_curl_easy_setopt_debug(easy, { _, type, data, size, context in
-            guard type == CURLINFO_HEADER_IN || type == CURLINFO_HEADER_OUT, let data else { return 0 }
+            guard let data else { return 0 }
             let transfer = Unmanaged<SMTPTransfer>.fromOpaque(context!).takeUnretainedValue()
             let line = UnsafeRawBufferPointer(start: data, count: size)
-            if type == CURLINFO_HEADER_IN { transfer.replied(line) } else { transfer.sent(line) }
+            switch type {
+            case CURLINFO_HEADER_IN: transfer.replied(line)
+            case CURLINFO_HEADER_OUT: transfer.sent(line)
+            case CURLINFO_TEXT: transfer.record("*", line)
+            default: break
+            }
             return 0
         })
         cshims_curl_easy_setopt_pointer(easy, CURLOPT_DEBUGDATA, context)
@@ -100,6 +108,7 @@ final class SMTPTransfer: Transfer {
 
     /// A command libcurl sent; `RCPT TO:<address>` is remembered until its reply.
     func sent(_ line: UnsafeRawBufferPointer) {
+        if transcript != nil { record(">", Self.shown(command: line, afterAuth: &afterAuth)) }
         let prefix = Array("RCPT TO:<".utf8)
         guard line.count > prefix.count, zip(line, prefix).allSatisfy({ $0.0 | 0x20 == $0.1 | 0x20 }) else { return }
         let address = line.dropFirst(prefix.count).prefix { $0 != UInt8(ascii: ">") && $0 != 0x0D && $0 != 0x0A }
@@ -107,7 +116,10 @@ final class SMTPTransfer: Transfer {
     }
 
     func replied(_ line: UnsafeRawBufferPointer) {
+        record("<", line)
         let text = Array(line.prefix { $0 != 0x0D && $0 != 0x0A }.prefix(200))
+        // The relay's answer to the login ends the lines that carry credentials.
+        if text.first == UInt8(ascii: "2") || text.first == UInt8(ascii: "5") { afterAuth = false }
         lastReply = text
         let refusal = text.first == UInt8(ascii: "4") || text.first == UInt8(ascii: "5")
         if refusal { lastRefusal = text }
@@ -117,6 +129,35 @@ final class SMTPTransfer: Transfer {
             pendingRecipient = nil
             if refusal { refused.append(RefusedAddress(address: address, reply: Self.printable(text, limit: 160))) }
         }
+    }
+
+    func record(_ marker: String, _ line: UnsafeRawBufferPointer) {
+        guard transcript != nil else { return }
+        let text = Self.printable(Array(line), limit: 200)
+        // libcurl's account of each TLS record is noise to a person; the outcome stays.
+        let noise = ["TLS handshake", "TLS change cipher", "session ID", "completely uploaded", "imported CA"]
+        guard marker != "*" || !noise.contains(where: { text.contains($0) }) else { return }
+        record(marker, text)
+    }
+
+    func record(_ marker: String, _ text: String) {
+        guard transcript != nil, !text.isEmpty else { return }
+        transcript?.append("\(marker) \(text)")
+    }
+
+    /// A command as the transcript shows it: the verbs of SMTP as they are, the arguments of
+    /// AUTH and every line after it until the relay's verdict (base64 user names and
+    /// passwords) as `***`.
+    static func shown(command line: UnsafeRawBufferPointer, afterAuth: inout Bool) -> String {
+        let text = printable(Array(line), limit: 200)
+        let verb = text.prefix { $0 != " " && $0 != ":" }.uppercased()
+        if verb == "AUTH" {
+            afterAuth = true
+            let words = text.split(separator: " ")
+            return words.count > 2 ? "\(words[0]) \(words[1]) ***" : text
+        }
+        if afterAuth { return "*** (credentials, not shown)" }
+        return text
     }
 
     override func result(_ code: CURLcode) -> DeliveryResult {

@@ -24,7 +24,7 @@ extension Agent {
     }
 
     /// The domain of a sender address, for Message-IDs.
-    static func domain(of address: String) -> String {
+    public static func domain(of address: String) -> String {
         String(address.split(separator: "@").last ?? "localhost")
     }
 

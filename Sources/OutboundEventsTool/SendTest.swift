@@ -9,18 +9,23 @@ import TLSMaterial
 struct SendTest: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "send-test",
-        abstract: "Send one test event to a URL now and show exactly what happened.",
+        abstract: "Send one test event to a URL, or a test email to an address, now and show exactly what happened.",
         discussion: """
             The event goes out as the agent sends events: the same body, headers, TLS \
             verification (peer and host name, TLS 1.2 or newer, the CA file as the only \
-            trust when given) and timeouts. The report shows the address the name resolved \
+            trust when given), proxy and timeouts. The report shows the address the name resolved \
             to, the TLS version and verification result with the certificate the server \
             presented, the answer, the time each step took, and whether the appliance would \
             count the event as delivered (HTTP 200 only). Exit status 0 when it would, 1 otherwise.
+
+            With mailto:ADDRESS, a test email goes to ADDRESS through the relay of the \
+            --settings file (smtp.*), as the agent sends mail, and the report shows each step: \
+            the connection, TLS (version and verification), the login (credentials hidden), \
+            every reply of the relay, the timings, and whether the relay took the email.
             """
     )
 
-    @Argument(help: "The recipient URL (http:// or https://).") var url: String
+    @Argument(help: "The recipient URL (http:// or https://), or mailto:ADDRESS for a test email.") var url: String
     @Option(name: .customLong("ca-file"), help: "PEM file of the CA to trust instead of the system store.") var caFile: String?
     @Option(help: "The event to send.") var event = "support_conference_begin"
     @Option(name: .customLong("signing-secret"), help: "Sign as with signing_secret (whsec_<base64> or text; up to three, separated by spaces).") var signingSecret: String?
@@ -59,6 +64,10 @@ struct SendTest: ParsableCommand {
     func run() throws {
         let now = SystemClock().unixSeconds()
         let settings = try agentSettings()
+        if url.lowercased().hasPrefix("mailto:") {
+            try sendMail(to: String(url.dropFirst(7)), settings: settings, now: now)
+            return
+        }
         let webhook: WebhookURL
         do { webhook = try WebhookURL("url", url) } catch { complain(error.message); throw ExitCode(1) }
         var pem = ""
@@ -126,6 +135,78 @@ struct SendTest: ParsableCommand {
             print("Delivered:    yes — the appliance counts this as delivered")
         } else {
             print("Delivered:    no — the appliance would keep the event and retry it (only HTTP 200 counts)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// `send-test mailto:ADDRESS`: one email through the settings file's relay.
+    func sendMail(to address: String, settings: AgentSettings, now: Int64) throws {
+        do throws(ConfigError) { try Values.emailAddress("mailto", address) } catch {
+            complain(error.message)
+            throw ExitCode(1)
+        }
+        guard settings.smtp.isConfigured else {
+            complain("mailto: no relay: give --settings FILE with smtp.host (and the other smtp.* settings the agent uses)")
+            throw ExitCode(1)
+        }
+        var smtp = settings.smtp
+        if let caFile {
+            do { smtp.caCertificate = try readFile(caFile) } catch let error as ConfigError {
+                complain(error.message)
+                throw ExitCode(1)
+            }
+        }
+        if !smtp.caCertificate.isEmpty {
+            do throws(ConfigError) {
+                let ca = try CACertificate("smtp.ca_certificate", pem: smtp.caCertificate, now: now)
+                print("CA:           \(ca.subject), valid until \(ca.notAfter)")
+            } catch {
+                complain(error.message)
+                throw ExitCode(1)
+            }
+        }
+        let host = Agent.hostName()
+        let from = smtp.from.isEmpty ? "outbound-events@\(host.isEmpty ? "localhost" : host)" : smtp.from
+        let applianceID = settings.applianceID.isEmpty ? host : settings.applianceID
+        let message = MailMessage(from: from, to: [address], subject: "Outbound events: test email from \(applianceID)",
+                                  body: "This is a test email from the outbound events agent of appliance \(applianceID), sent with outbound-events send-test.\nIf it reached you, the appliance's SMTP relay settings work.\n",
+                                  date: now, messageID: "send-test-\(now)@\(Agent.domain(of: from))")
+        let target = SMTPTarget(relay: smtp, connectTimeout: try parseDuration(connectTimeout, option: "connect-timeout"),
+                                requestTimeout: try parseDuration(timeout, option: "timeout"))
+        let encryption = switch smtp.encryption {
+        case .none: "no encryption"
+        case .starttls: "STARTTLS required"
+        case .tls: "TLS from the start"
+        }
+        print("Relay:        \(smtp.encryption == .tls ? "smtps" : "smtp")://\(smtp.host):\(smtp.effectivePort) (\(encryption))")
+        print("From:         \(from)")
+        print("To:           \(address)")
+        print("Login:        \(smtp.username.isEmpty ? "none (smtp.username is not set)" : "as \(smtp.username) (the password is not shown)")")
+        let report = Probe.sendMail(target, envelope: MailEnvelope(from: from, recipients: [address], message: message.rendered()))
+        print("Conversation:")
+        for line in report.transcript { print("  \(line)") }
+        if smtp.encryption != .none {
+            let trust = smtp.caCertificate.isEmpty ? "the system trust store" : "the uploaded CA"
+            let negotiated = report.transcript.lazy.compactMap { line -> String? in
+                guard let range = line.firstRange(of: "SSL connection using ") else { return nil }
+                return String(line[range.upperBound...].prefix { $0 != " " })
+            }.first ?? report.tlsVersion
+            if report.result.failure == .tls {
+                print("TLS:          verification FAILED against \(trust): \(report.result.error)")
+            } else if let negotiated {
+                print("TLS:          \(negotiated), certificate verified against \(trust)")
+            } else {
+                print("TLS:          no handshake")
+            }
+        }
+        print("Answer:       \(report.delivered ? "the relay took the email (\(report.result.status))" : report.result.error)")
+        for refusal in report.result.refusedAddresses { print("Refused:      \(refusal.address): \(refusal.reply)") }
+        print("Time:         \(format(report.connectMillis)) connect, " +
+              (smtp.encryption != .none ? "\(format(report.tlsMillis)) TLS, " : "") + "\(format(report.totalMillis)) in all")
+        if report.delivered && report.result.refusedAddresses.isEmpty {
+            print("Delivered:    yes — the relay accepted the email for \(address)")
+        } else {
+            print("Delivered:    no — the agent would keep its email and retry it every smtp.retry_interval")
             throw ExitCode(1)
         }
     }

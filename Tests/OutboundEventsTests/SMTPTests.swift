@@ -184,6 +184,46 @@ struct SMTPTests {
         #expect(down.messages.isEmpty && wrongCA.messages.isEmpty && login.messages.isEmpty)
     }
 
+    @Test("send-test mailto: one email through the settings file's relay, each step shown, the password never")
+    func sendTestMail() throws {
+        let relay = try SMTPRelay(tls: TestPKI.shared.server, auth: "agent:s3cret-pass")
+        let directory = temporaryDirectory("mailto").path
+        try TestPKI.shared.caPEM.write(toFile: directory + "/ca.pem", atomically: true, encoding: .utf8)
+        try TestPKI.shared.otherCAPEM.write(toFile: directory + "/other.pem", atomically: true, encoding: .utf8)
+        func settings(password: String, ca: String) -> String {
+            writeSettings("""
+                smtp.host = localhost
+                smtp.port = \(relay.port)
+                smtp.encryption = starttls
+                smtp.username = agent
+                smtp.password = \(password)
+                smtp.from = appliance@bseries.example
+                smtp.ca_certificate = @\(directory)/\(ca)
+                """)
+        }
+        let good = try runTool(["send-test", "mailto:ops@example.com", "--settings", settings(password: "s3cret-pass", ca: "ca.pem")])
+        #expect(good.status == 0, "\(good.out)\(good.err)")
+        for step in ["> EHLO", "> STARTTLS", "TLS:          TLSv1.", "certificate verified against the uploaded CA", "> AUTH PLAIN",
+                     "< 235 ", "> RCPT TO:<ops@example.com>", "< 250 Message accepted", "> QUIT", " ms in all",
+                     "Delivered:    yes"] {
+            #expect(good.out.contains(step), "\(step) in \(good.out)")
+        }
+        #expect(relay.messages.count == 1 && relay.messages.first?.to == ["ops@example.com"])
+
+        let wrongLogin = try runTool(["send-test", "mailto:ops@example.com", "--settings", settings(password: "wrong-pass", ca: "ca.pem")])
+        #expect(wrongLogin.status == 1)
+        #expect(wrongLogin.out.contains("< 535 ") && wrongLogin.out.contains("Delivered:    no"), "\(wrongLogin.out)")
+        let wrongCA = try runTool(["send-test", "mailto:ops@example.com", "--settings", settings(password: "s3cret-pass", ca: "other.pem")])
+        #expect(wrongCA.status == 1)
+        #expect(wrongCA.out.contains("verification FAILED"), "\(wrongCA.out)")
+        for output in [good, wrongLogin, wrongCA] {
+            #expect(!(output.out + output.err).contains("s3cret-pass") && !(output.out + output.err).contains("wrong-pass"))
+            // PLAIN credentials are base64 of "\0agent\0password": never shown either.
+            #expect(!(output.out + output.err).contains(Data("\0agent\0s3cret-pass".utf8).base64EncodedString()))
+        }
+        #expect(relay.messages.count == 1)
+    }
+
     @Test("an alert arrives end to end when a webhook keeps failing past a short threshold")
     func alertEndToEnd() throws {
         let relay = try SMTPRelay()

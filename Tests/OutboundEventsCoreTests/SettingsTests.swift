@@ -31,12 +31,14 @@ struct SettingsTests {
             ("smtp.port", "587"), ("smtp.encryption", "tls"), ("smtp.username", "agent"),
             ("smtp.password", "s3cret"), ("smtp.from", "appliance@example.com"), ("smtp.ca_certificate", ""),
             ("smtp.retry_interval", "30s"), ("log.identifier", "oe-test"), ("log.destination", "stderr"),
+            ("http.proxy", "http://proxy.example:3128"), ("http.no_proxy", "localhost, .internal.example"),
         ])
         #expect(settings.queueCapacity == 8 << 20)
         #expect(settings.queueOverflow == .reject)
         #expect(settings.smtp.effectivePort == 587)
         #expect(settings.deployment == .cloud)
-        #expect(Set(AgentSettings.keys).count == 21)
+        #expect(settings.proxy?.port == 3128 && settings.noProxy == ["localhost", ".internal.example"])
+        #expect(Set(AgentSettings.keys).count == 23)
     }
 
     @Test("an unknown key is refused and named")
@@ -91,7 +93,9 @@ struct SettingsTests {
             ("send_custom_fields", "true"), ("events", "support_conference_begin, support_conference_end"),
             ("retry_interval", "30s"), ("retry_duration", "2h"), ("email_contacts", "ops@example.com"),
             ("email_alert_after", "10m"), ("email_alert_resend", "1h"), ("signing_secret", "abc"),
+            ("body_format", "json"),
         ], profile: profile, deployment: .appliance)
+        #expect(settings.bodyFormat == .json)
         #expect(!settings.enabled)
         #expect(settings.sendCustomFields)
         #expect(settings.events.contains(0) && settings.events.contains(1) && !settings.events.contains(2))

@@ -3,7 +3,7 @@
 // Layers, each importing only those below it (see README, "Where the spec lives"):
 //   face    OutboundEvents (the @c @implementation functions of include/outbound_events.h)
 //   agent   OutboundEventsAgent (queue, recipients, delivery thread, status, logging)
-//   edges   Delivery (libcurl: HTTP and SMTP), TLSMaterial (OpenSSL), Journal (libsystemd),
+//   edges   Transfers (libcurl: HTTP and SMTP), TLSMaterial (OpenSSL), Journal (libsystemd),
 //           Spool (the memory-mapped queue file)
 //   core    OutboundEventsCore (pure Swift: settings, profile, ring queue, scheduling, encoding)
 import PackageDescription
@@ -41,14 +41,14 @@ let package = Package(
 
         .target(name: "OutboundEventsCore", swiftSettings: fast),
 
-        .target(name: "Delivery", dependencies: ["OutboundEventsCore", "CCurl", "CShims"]),
+        .target(name: "Transfers", dependencies: ["OutboundEventsCore", "CCurl", "CShims"]),
         .target(name: "TLSMaterial", dependencies: ["OutboundEventsCore", "COpenSSL", "CShims"]),
         .target(name: "Journal", dependencies: ["OutboundEventsCore", "CSystemd"]),
         .target(name: "Spool", dependencies: ["OutboundEventsCore"]),
 
         .target(
             name: "OutboundEventsAgent",
-            dependencies: ["OutboundEventsCore", "Delivery", "TLSMaterial", "Journal", "Spool"],
+            dependencies: ["OutboundEventsCore", "Transfers", "TLSMaterial", "Journal", "Spool"],
             swiftSettings: fast
         ),
         .target(name: "OutboundEvents", dependencies: ["COutboundEvents", "OutboundEventsAgent"], swiftSettings: fast),
@@ -67,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "OutboundEventsTool",
             dependencies: [
-                "OutboundEventsAgent", "COutboundEvents", "Delivery", "TLSMaterial",
+                "OutboundEventsAgent", "COutboundEvents", "Transfers", "TLSMaterial",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // ArgumentParser brings FoundationEssentials; linked statically, it needs its two
@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "OutboundEventsCoreTests", dependencies: ["OutboundEventsCore"]),
         .testTarget(
             name: "OutboundEventsTests",
-            dependencies: ["OutboundEvents", "OutboundEventsAgent", "COutboundEvents", "Delivery", "TLSMaterial", "Journal", "Spool"],
+            dependencies: ["OutboundEvents", "OutboundEventsAgent", "COutboundEvents", "Transfers", "TLSMaterial", "Journal", "Spool"],
             exclude: ["Support/make-pki.sh"]
         ),
     ],

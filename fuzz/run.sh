@@ -34,7 +34,7 @@ for target in "${targets[@]}"; do
     run=()
     if [ "$target" = abi ]; then
         extra=()
-        for module in OutboundEvents OutboundEventsAgent Delivery TLSMaterial Journal Spool; do
+        for module in OutboundEvents OutboundEventsAgent Transfers TLSMaterial Journal Spool; do
             extra+=("$scratch"/debug/$module.build/*.swift.o)
         done
         extra+=("$scratch/debug/CShims.build/shims.c.o"

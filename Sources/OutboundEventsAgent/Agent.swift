@@ -1,5 +1,5 @@
 import Glibc
-import Delivery
+import Transfers
 import Journal
 import OutboundEventsCore
 import Spool
@@ -88,6 +88,12 @@ public final class Agent: @unchecked Sendable {
     /// What is known of the relay (SPEC 2, "SMTP current status"); back to `notChecked`
     /// whenever `smtp.*` change, so a former relay's error never shows for a new one.
     var smtpStatus = SMTPStatus.notChecked
+    /// Entries made with the lock held, written once it is released (`locked`, `writeLogs`).
+    var pendingLogs: [LogEntry] = []
+    /// Reused by `drive` for a machine's actions, and the transfers a turn starts after
+    /// releasing the lock.
+    var actionBuffer: [RecipientDelivery.Action] = []
+    var pendingSends: [PendingSend] = []
     /// The relay check (SPEC 10): in flight, and when the next is due (at once after `smtp.*`
     /// change; a retry interval after the last mail or check otherwise).
     var relayCheckInFlight = false
@@ -252,15 +258,15 @@ public final class Agent: @unchecked Sendable {
         do {
             try Values.recipientName(name)
             let now = clock.unixSeconds()
-            try lock.withLock { () throws(ConfigError) in
+            try locked { () throws(ConfigError) in
                 let recipientSettings = try HTTPRecipientSettings(pairs, profile: profile, deployment: settings.deployment)
                 if !recipientSettings.caCertificate.isEmpty {
                     do throws(ConfigError) {
                         _ = try CACertificate("ca_certificate", pem: recipientSettings.caCertificate, now: now)
                     } catch {
-                        log(LogEntry(.warning, .caCertificateRejected,
-                                     "recipient \(Values.quote(name)): CA certificate refused: \(error.message)",
-                                     fields: [("OE_RECIPIENT", name), ("OE_ERROR", error.message)]))
+                        logLater(LogEntry(.warning, .caCertificateRejected,
+                                          "recipient \(Values.quote(name)): CA certificate refused: \(error.message)",
+                                          fields: [("OE_RECIPIENT", name), ("OE_ERROR", error.message)]))
                         throw error
                     }
                 }
@@ -269,7 +275,7 @@ public final class Agent: @unchecked Sendable {
                         existing.http = recipientSettings
                         return existing
                     }
-                    return Recipient(name: name, http: recipientSettings)
+                    return Recipient(name: name, http: recipientSettings, smtpRetryInterval: settings.smtp.retryInterval)
                 }
             }
         } catch {
@@ -283,14 +289,14 @@ public final class Agent: @unchecked Sendable {
     public func putEmailRecipient(_ name: String, _ pairs: [(key: String, value: String)]) throws(ConfigError) {
         do {
             try Values.recipientName(name)
-            try lock.withLock { () throws(ConfigError) in
+            try locked { () throws(ConfigError) in
                 let recipientSettings = try EmailRecipientSettings(pairs, profile: profile)
                 try put(name, kind: .email) { existing in
                     if let existing {
                         existing.email = recipientSettings
                         return existing
                     }
-                    return Recipient(name: name, email: recipientSettings)
+                    return Recipient(name: name, email: recipientSettings, smtpRetryInterval: settings.smtp.retryInterval)
                 }
             }
         } catch {
@@ -309,6 +315,7 @@ public final class Agent: @unchecked Sendable {
     /// With the lock held: installs a new or edited recipient. An edit keeps the slot, so the
     /// recipient keeps its queued events and its place; enabling and disabling follow SPEC 2.
     func put(_ name: String, kind: Recipient.Kind, _ make: (Recipient?) -> Recipient) throws(ConfigError) {
+        let now = clock.monotonic()
         if let slot = slotIndex(of: name) {
             let existing = slots[slot]!
             guard existing.kind == kind else {
@@ -316,27 +323,30 @@ public final class Agent: @unchecked Sendable {
             }
             let wasEnabled = existing.enabled
             _ = make(existing)
+            drive(existing, slot: slot, .policyChanged(existing.policy(smtpRetryInterval: settings.smtp.retryInterval)), now: now)
             if wasEnabled && !existing.enabled {
-                discardPending(slot, reason: "disabled")
+                drive(existing, slot: slot, .disabled, now: now)
             } else if !wasEnabled && existing.enabled {
                 queue.activate(slot, name: name, keepCounters: true)
-                existing.resetDelivery(now: clock.monotonic())
+                drive(existing, slot: slot, .enabled, now: now)
             }
         } else if let slot = orphans.first(where: { $0.value == name })?.key {
             // Back after a restart: the recipient takes its stored position in the spool.
             orphans[slot] = nil
             let recipient = make(nil)
             slots[slot] = recipient
-            recipient.resetDelivery(now: clock.monotonic())
-            if !recipient.enabled { discardPending(slot, reason: "disabled") }
+            if !recipient.enabled { drive(recipient, slot: slot, .disabled, now: now) }
         } else {
             guard let slot = slots.indices.first(where: { slots[$0] == nil && orphans[$0] == nil }) else {
                 throw ConfigError(.state, "name: cannot add \(Values.quote(name)): \(EventQueue.maxSlots) recipients exist already (the limit)")
             }
             let recipient = make(nil)
             slots[slot] = recipient
-            recipient.resetDelivery(now: clock.monotonic())
-            if recipient.enabled { queue.activate(slot, name: name) }
+            if recipient.enabled {
+                queue.activate(slot, name: name)
+            } else {
+                drive(recipient, slot: slot, .disabled, now: now)
+            }
         }
         spoolDirty = true
         recomputeMasks()
@@ -344,9 +354,9 @@ public final class Agent: @unchecked Sendable {
 
     /// Removes the recipient `name` of either kind and discards its pending events.
     public func removeRecipient(_ name: String) -> ResultCode {
-        let found: Bool = lock.withLock {
-            guard let slot = slotIndex(of: name) else { return false }
-            if slots[slot]!.enabled { discardPending(slot, reason: "removed") }
+        let found: Bool = locked {
+            guard let slot = slotIndex(of: name), let recipient = slots[slot] else { return false }
+            drive(recipient, slot: slot, .removed, now: clock.monotonic())
             slots[slot] = nil
             recomputeMasks()
             lock.broadcast()
@@ -359,22 +369,6 @@ public final class Agent: @unchecked Sendable {
 
     func slotIndex(of name: String) -> Int? {
         slots.firstIndex { $0?.name == name }
-    }
-
-    /// With the lock held: drops the slot's queued events (counted and logged) and stops it.
-    func discardPending(_ slot: Int, reason: String) {
-        guard let recipient = slots[slot] else { return }
-        let count = queue.deactivate(slot)
-        spoolDirty = true
-        recipient.discarded += UInt64(count)
-        recipient.resetDelivery(now: clock.monotonic())
-        recipient.clearFailure()
-        lock.broadcast()
-        if count > 0 {
-            log(LogEntry(.notice, .eventsDiscarded,
-                         "recipient \(Values.quote(recipient.name)) \(reason): \(count) pending event\(count == 1 ? "" : "s") discarded",
-                         fields: recipient.logFields))
-        }
     }
 
     func recomputeMasks() {
@@ -510,7 +504,7 @@ public final class Agent: @unchecked Sendable {
     func hasPending() -> Bool {
         slots.indices.contains { slot in
             guard let recipient = slots[slot], recipient.enabled else { return false }
-            return recipient.inFlight || queue.slots[slot].hasPending
+            return recipient.delivery.isSending || queue.slots[slot].hasPending
         }
     }
 
@@ -536,8 +530,29 @@ public final class Agent: @unchecked Sendable {
 
     // MARK: Logging
 
-    /// Writes an entry now. A journal write is one datagram, cheap enough to make with the
-    /// agent's lock held.
+    /// Runs `body` with the lock held, then writes the log entries it made: a journal write,
+    /// or a blocking write to stderr, never holds up an `oe_emit`.
+    func locked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        defer { writeLogs() }
+        return try lock.withLock(body)
+    }
+
+    /// With the lock held: an entry to write once it is released.
+    func logLater(_ entry: LogEntry) {
+        pendingLogs.append(entry)
+    }
+
+    /// Writes the entries made under the lock, in order.
+    func writeLogs() {
+        let entries: [LogEntry] = lock.withLock {
+            guard !pendingLogs.isEmpty else { return [] }
+            defer { pendingLogs.removeAll(keepingCapacity: true) }
+            return pendingLogs
+        }
+        for entry in entries { log(entry) }
+    }
+
+    /// Writes an entry now, without the lock.
     func log(_ entry: LogEntry) {
         let destination = sink.withLock { $0 }
         destination.write(entry)

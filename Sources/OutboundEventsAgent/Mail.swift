@@ -29,12 +29,13 @@ extension Agent {
     }
 
     /// One event as an email: subject and body from the recipient's templates, addressed to all
-    /// of its addresses. The Message-ID is the same on every attempt, like a webhook-id.
-    func eventMail(_ event: EventView, id: String, slot: Int, settings email: EmailRecipientSettings) -> MailEnvelope {
+    /// of its addresses. The Message-ID is the same on every attempt, like a webhook-id. Reads
+    /// nothing the lock guards: it runs after the lock is released.
+    func eventMail(_ event: EventView, id: String, slot: Int, settings email: EmailRecipientSettings,
+                   applianceID: String, from: String) -> MailEnvelope {
         let index = profile.index(of: event.nameString) ?? 0
         let values = MacroValues(event: event, label: profile.events[index].label, version: profile.version,
-                                 applianceID: settings.applianceID)
-        let from = mailFrom
+                                 applianceID: applianceID)
         let message = MailMessage(from: from, to: email.addresses, subject: email.subject.render(values),
                                   body: email.body?.render(values) ?? EventEmail.defaultBody(values),
                                   date: clock.unixSeconds(), messageID: "\(id).r\(slot)@\(Self.domain(of: from))")
@@ -43,17 +44,17 @@ extension Agent {
 
     /// "recipient X has been failing for 1h": what, since when, what is queued and dropped.
     func queueFailureAlert(_ recipient: Recipient, slot: Int, now: Millis) {
-        guard let http = recipient.http, let since = recipient.failingSince else { return }
-        let failingFor = Self.duration(now - (recipient.failingSinceMonotonic ?? now))
+        guard let http = recipient.http, let streak = recipient.delivery.streak else { return }
+        let failingFor = Self.duration(now - streak.since)
         let subject = "Outbound events: HTTP recipient \"\(recipient.name)\" on \(settings.applianceID) failing for \(failingFor)"
         let body = """
             The HTTP recipient "\(recipient.name)" of appliance \(settings.applianceID) has not accepted events for \(failingFor).
 
             URL:             \(http.url?.redacted ?? "")
-            Last error:      \(recipient.lastError ?? "")
-            Failing since:   \(RFC3339.format(since))
+            Last error:      \(streak.lastError)
+            Failing since:   \(RFC3339.format(streak.sinceUnix))
             Queued events:   \(queue.slots[slot].queued)
-            Dropped so far:  \(recipient.droppedExpired) after their retry duration, \(queue.slots[slot].droppedOverflow) for lack of queue space
+            Dropped so far:  \(recipient.delivery.counters.droppedExpired) after their retry duration, \(queue.slots[slot].droppedOverflow) for lack of queue space
             Retrying:        every \(Self.duration(http.retryInterval)); an event is dropped after \(Self.duration(http.retryDuration)) of failures
 
             While it keeps failing, this alert is sent again every \(Self.duration(http.emailAlertResend)).
@@ -63,16 +64,16 @@ extension Agent {
     }
 
     /// Sent once when a recipient that had alerted accepts events again.
-    func queueRecoveryAlert(_ recipient: Recipient, now: Millis) {
+    func queueRecoveryAlert(_ recipient: Recipient, failedFor: Millis, failedAttempts: Int, dropped: Int, now: Millis) {
         guard let http = recipient.http else { return }
-        let failedFor = Self.duration(now - (recipient.failingSinceMonotonic ?? now))
+        let failedFor = Self.duration(failedFor)
         let subject = "Outbound events: HTTP recipient \"\(recipient.name)\" on \(settings.applianceID) recovered"
         let body = """
             The HTTP recipient "\(recipient.name)" of appliance \(settings.applianceID) accepts events again, after failing for \(failedFor).
 
             URL:              \(http.url?.redacted ?? "")
-            Failed attempts:  \(recipient.attemptsWhileFailing)
-            Events dropped:   \(recipient.droppedWhileFailing) while it failed
+            Failed attempts:  \(failedAttempts)
+            Events dropped:   \(dropped) while it failed
             Queued events are being delivered now, in order.
             """
         queueAlert(recipient.name, to: http.emailContacts, subject: subject, body: body, now: now)
@@ -85,14 +86,14 @@ extension Agent {
                                   messageID: "alert-\(wire.instance)-\(now)-\(alerts.count)@\(Self.domain(of: from))")
         if alerts.count >= Self.maxPendingAlerts {
             let dropped = alerts.remove(at: alertInFlight ? 1 : 0)
-            log(LogEntry(.warning, .emailDropped, "alert email dropped, \(Self.maxPendingAlerts) were already waiting for the relay: \(dropped.subject)",
+            logLater(LogEntry(.warning, .emailDropped, "alert email dropped, \(Self.maxPendingAlerts) were already waiting for the relay: \(dropped.subject)",
                          fields: [("OE_RECIPIENT", dropped.recipient)]))
         }
         alerts.append(PendingMail(recipient: recipient, subject: subject,
                                   envelope: MailEnvelope(from: from, recipients: contacts, message: message.rendered()),
                                   queuedAt: now))
         if !settings.smtp.isConfigured {
-            log(LogEntry(.warning, .smtpFailing, "alert email for recipient \(Values.quote(recipient)) waits: no SMTP relay is configured (smtp.host)",
+            logLater(LogEntry(.warning, .smtpFailing, "alert email for recipient \(Values.quote(recipient)) waits: no SMTP relay is configured (smtp.host)",
                          fields: [("OE_RECIPIENT", recipient)]))
         }
     }

@@ -1,7 +1,8 @@
 import OutboundEventsCore
 
-/// One configured recipient and its delivery state. Lives in one of the agent's slots; every
-/// field is guarded by the agent's lock.
+/// One configured recipient: its settings, its delivery state machine and what the agent keeps
+/// beside it. Lives in one of the agent's slots; guarded by the agent's lock, except the
+/// buffers, which only the delivery thread touches.
 final class Recipient {
     enum Kind: String { case http, email }
 
@@ -9,33 +10,14 @@ final class Recipient {
     let kind: Kind
     var http: HTTPRecipientSettings?
     var email: EmailRecipientSettings?
+    /// SPEC 2's rules for this recipient (core: `RecipientDelivery`).
+    var delivery: RecipientDelivery
 
-    // Delivery state of the head-of-line event.
-    var inFlight = false
-    var firstAttempt: Millis?
-    var nextAttempt: Millis = 0
-    var attempts = 0
+    /// The event in flight, for log lines.
     var currentEventID = ""
     var currentEventName = ""
-
-    // Failure streak, for status, logs and alerts.
-    var failingSince: Int64?
-    var failingSinceMonotonic: Millis?
-    var attemptsWhileFailing = 0
-    var droppedWhileFailing = 0
-    var lastSummary: Millis = 0
-    var lastError: String?
-    var lastHTTPStatus: Int?
-    /// When the last failure alert was queued, and whether a recovery email is owed.
-    var lastAlert: Millis?
-    var alerted = false
-
-    // Counters over the recipient's life.
-    var delivered: UInt64 = 0
-    var droppedExpired: UInt64 = 0
+    /// Events discarded when it was disabled (its counter in the status).
     var discarded: UInt64 = 0
-    /// Addresses the relay refused while it took the email for the others (email recipients).
-    var refusedAddresses: UInt64 = 0
     /// Overflow drops already reported in the journal.
     var overflowLogged: UInt64 = 0
 
@@ -45,16 +27,18 @@ final class Recipient {
     var body: [UInt8] = []
     var signingInput: [UInt8] = []
 
-    init(name: String, http: HTTPRecipientSettings) {
+    init(name: String, http: HTTPRecipientSettings, smtpRetryInterval: Millis) {
         self.name = name
         kind = .http
         self.http = http
+        delivery = RecipientDelivery(policy: Self.policy(http: http, email: nil, smtpRetryInterval: smtpRetryInterval))
     }
 
-    init(name: String, email: EmailRecipientSettings) {
+    init(name: String, email: EmailRecipientSettings, smtpRetryInterval: Millis) {
         self.name = name
         kind = .email
         self.email = email
+        delivery = RecipientDelivery(policy: Self.policy(http: nil, email: email, smtpRetryInterval: smtpRetryInterval))
     }
 
     var enabled: Bool { http?.enabled ?? email?.enabled ?? false }
@@ -63,24 +47,25 @@ final class Recipient {
         http?.events.contains(eventIndex) ?? email?.events.contains(eventIndex) ?? false
     }
 
-    var retryDuration: Millis { http?.retryDuration ?? email?.retryDuration ?? 86_400_000 }
-
-    /// Forgets the head-of-line schedule, as when the recipient starts afresh.
-    func resetDelivery(now: Millis) {
-        inFlight = false
-        firstAttempt = nil
-        nextAttempt = now
-        attempts = 0
+    /// Webhooks retry on their own interval; email on the relay's, `smtp.retry_interval`.
+    static func policy(http: HTTPRecipientSettings?, email: EmailRecipientSettings?, smtpRetryInterval: Millis) -> RecipientDelivery.Policy {
+        if let http {
+            let alerts = http.emailContacts.isEmpty ? nil
+                : RecipientDelivery.AlertPolicy(after: http.emailAlertAfter, resend: http.emailAlertResend)
+            return RecipientDelivery.Policy(retryInterval: http.retryInterval, retryDuration: http.retryDuration, alerts: alerts)
+        }
+        return RecipientDelivery.Policy(retryInterval: smtpRetryInterval, retryDuration: email?.retryDuration ?? 86_400_000)
     }
 
-    func clearFailure() {
-        lastAlert = nil
-        alerted = false
-        failingSince = nil
-        failingSinceMonotonic = nil
-        attemptsWhileFailing = 0
-        droppedWhileFailing = 0
-        lastError = nil
+    func policy(smtpRetryInterval: Millis) -> RecipientDelivery.Policy {
+        Self.policy(http: http, email: email, smtpRetryInterval: smtpRetryInterval)
+    }
+
+    /// "OK", or what is wrong: the last error of a failure streak, or why nothing can be sent.
+    var statusText: String {
+        if let streak = delivery.streak { return streak.lastError }
+        if delivery.phase == .unrouted && email != nil { return "waiting: no SMTP relay is configured (smtp.host)" }
+        return "OK"
     }
 
     /// The `OE_*` fields every journal entry about this recipient carries.

@@ -28,7 +28,7 @@ extension Agent {
         if !orphans.isEmpty && now - startedAt >= settings.spoolGrace {
             for (slot, name) in orphans.sorted(by: { $0.key < $1.key }) {
                 let count = queue.deactivate(slot)
-                log(LogEntry(.warning, .eventsDiscarded,
+                logLater(LogEntry(.warning, .eventsDiscarded,
                              "spool: \(Self.count(count, "event")) for recipient \(Values.quote(name)) discarded: no recipient of that name was configured within queue.spool_grace (\(Self.duration(settings.spoolGrace)))",
                              fields: [("OE_RECIPIENT", name), ("OE_SPOOL", settings.queueSpool)]))
             }

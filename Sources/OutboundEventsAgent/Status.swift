@@ -2,74 +2,133 @@ import Glibc
 import OutboundEventsCore
 
 /// The status document of SPEC section 3, for `oe_agent_status_json`, `status.path` and the
-/// tool. Secrets (SMTP password, signing secrets, URL passwords) never appear in it.
-extension Agent {
-    public func status() -> String {
-        lock.withLock { statusJSON() }
+/// tool. Secrets (SMTP password, signing secrets, URL credentials and tokens) never appear in
+/// it: URLs are in their redacted form.
+///
+/// The values are copied under the lock (`statusSnapshot`), and the JSON text is made after it
+/// is released, so rendering never holds up an `oe_emit`.
+struct StatusSnapshot {
+    struct RecipientRow {
+        var name: String
+        var kind: String
+        var enabled: Bool
+        var url: String?
+        var addresses: [String]?
+        var refusedAddresses: UInt64?
+        var status: String
+        var queued: Int
+        var delivered: UInt64
+        var droppedExpired: UInt64
+        var droppedOverflow: UInt64
+        var discarded: UInt64
+        var failingSince: Int64?
+        var lastHTTPStatus: Int?
+        var attempts: Int
+        var events: String
     }
 
-    /// With the lock held.
-    func statusJSON() -> String {
+    var version: String
+    var applianceID: String
+    var deployment: String
+    var profile: String
+    var updated: Int64
+    var proxy: String?
+    var capacity: Int
+    var usedBytes: Int
+    var queuedEvents: Int
+    var droppedOverflow: UInt64
+    var overflow: String
+    var spool: String?
+    var smtpStatus: String
+    var relay: String?
+    var pendingAlerts: Int
+    var recipients: [RecipientRow]
+
+    var json: String {
         var json = JSONWriter()
         json.object { json in
-            json.field("version", environment.version)
-            json.field("appliance_id", settings.applianceID)
-            json.field("deployment", settings.deployment.rawValue)
-            json.field("firmware_profile", profile.name)
+            json.field("version", version)
+            json.field("appliance_id", applianceID)
+            json.field("deployment", deployment)
+            json.field("firmware_profile", profile)
             json.field("pid", Int(getpid()))
-            json.field("updated", clock.unixSeconds())
-            json.field("http_proxy", settings.proxy?.redacted)
+            json.field("updated", updated)
+            json.field("http_proxy", proxy)
             json.object("queue") { json in
-                json.field("capacity_bytes", settings.queueCapacity)
-                json.field("used_bytes", queue.usedBytes)
-                json.field("queued_events", queue.count)
-                json.field("dropped_overflow", queue.droppedOverflow)
-                json.field("overflow", settings.queueOverflow.rawValue)
-                json.field("spool", settings.queueSpool.isEmpty ? nil : settings.queueSpool)
+                json.field("capacity_bytes", capacity)
+                json.field("used_bytes", usedBytes)
+                json.field("queued_events", queuedEvents)
+                json.field("dropped_overflow", droppedOverflow)
+                json.field("overflow", overflow)
+                json.field("spool", spool)
             }
             json.object("smtp") { json in
-                json.field("status", settings.smtp.isConfigured ? smtpStatus.text : "not configured")
-                json.field("relay", settings.smtp.isConfigured ? relayAddress : nil)
-                json.field("pending_alerts", alerts.count)
+                json.field("status", smtpStatus)
+                json.field("relay", relay)
+                json.field("pending_alerts", pendingAlerts)
             }
             json.array("recipients") { json in
-                for (slot, recipient) in slots.enumerated() {
-                    guard let recipient else { continue }
-                    json.object { json in recipientStatus(recipient, slot: slot, into: &json) }
+                for row in recipients {
+                    json.object { json in
+                        json.field("name", row.name)
+                        json.field("kind", row.kind)
+                        json.field("enabled", row.enabled)
+                        json.field("url", row.url)
+                        if let addresses = row.addresses {
+                            json.array("addresses") { json in
+                                for address in addresses { json.element(address) }
+                            }
+                        }
+                        if let refused = row.refusedAddresses { json.field("refused_addresses", refused) }
+                        json.field("status", row.status)
+                        json.field("queued_events", row.queued)
+                        json.field("delivered", row.delivered)
+                        json.field("dropped_expired", row.droppedExpired)
+                        json.field("dropped_overflow", row.droppedOverflow)
+                        json.field("discarded", row.discarded)
+                        json.field("failing_since", row.failingSince)
+                        json.field("last_http_status", row.lastHTTPStatus)
+                        json.field("attempts", row.attempts)
+                        json.field("events", row.events)
+                    }
                 }
             }
         }
         return json.text
     }
+}
 
-    func recipientStatus(_ recipient: Recipient, slot: Int, into json: inout JSONWriter) {
-        json.field("name", recipient.name)
-        json.field("kind", recipient.kind.rawValue)
-        json.field("enabled", recipient.enabled)
-        json.field("url", recipient.http?.url?.redacted)
-        if let email = recipient.email {
-            json.array("addresses") { json in
-                for address in email.addresses { json.element(address) }
-            }
-            json.field("refused_addresses", recipient.refusedAddresses)
-        }
-        json.field("status", recipient.lastError ?? "OK")
-        json.field("queued_events", recipient.enabled ? queue.slots[slot].queued : 0)
-        json.field("delivered", recipient.delivered)
-        json.field("dropped_expired", recipient.droppedExpired)
-        json.field("dropped_overflow", queue.slots[slot].droppedOverflow)
-        json.field("discarded", recipient.discarded)
-        json.field("failing_since", recipient.failingSince)
-        json.field("last_http_status", recipient.lastHTTPStatus)
-        json.field("attempts", recipient.attempts)
-        let selected = recipient.http?.events ?? recipient.email?.events
-        if let selected {
-            if selected.isAll {
-                json.field("events", "all")
-            } else {
-                json.field("events", profile.events.indices.filter(selected.contains).map { profile.events[$0].name }.joined(separator: ","))
-            }
-        }
+extension Agent {
+    public func status() -> String {
+        lock.withLock { statusSnapshot() }.json
     }
 
+    /// With the lock held: the values of the status document.
+    func statusSnapshot() -> StatusSnapshot {
+        let rows: [StatusSnapshot.RecipientRow] = slots.indices.compactMap { slot in
+            guard let recipient = slots[slot] else { return nil }
+            let delivery = recipient.delivery
+            let selected = recipient.http?.events ?? recipient.email?.events
+            let events = selected.map { selected in
+                selected.isAll ? "all" : profile.events.indices.filter(selected.contains).map { profile.events[$0].name }.joined(separator: ",")
+            } ?? ""
+            return StatusSnapshot.RecipientRow(
+                name: recipient.name, kind: recipient.kind.rawValue, enabled: recipient.enabled,
+                url: recipient.http?.url?.redacted, addresses: recipient.email?.addresses,
+                refusedAddresses: recipient.email != nil ? delivery.counters.refusedAddresses : nil,
+                status: recipient.statusText, queued: recipient.enabled ? queue.slots[slot].queued : 0,
+                delivered: delivery.counters.delivered, droppedExpired: delivery.counters.droppedExpired,
+                droppedOverflow: queue.slots[slot].droppedOverflow, discarded: recipient.discarded,
+                failingSince: delivery.streak?.sinceUnix, lastHTTPStatus: recipient.http != nil ? delivery.lastStatus : nil,
+                attempts: delivery.attempts, events: events)
+        }
+        return StatusSnapshot(
+            version: environment.version, applianceID: settings.applianceID, deployment: settings.deployment.rawValue,
+            profile: profile.name, updated: clock.unixSeconds(), proxy: settings.proxy?.redacted,
+            capacity: settings.queueCapacity, usedBytes: queue.usedBytes, queuedEvents: queue.count,
+            droppedOverflow: queue.droppedOverflow, overflow: settings.queueOverflow.rawValue,
+            spool: settings.queueSpool.isEmpty ? nil : settings.queueSpool,
+            smtpStatus: settings.smtp.isConfigured ? smtpStatus.text : "not configured",
+            relay: settings.smtp.isConfigured ? relayAddress : nil, pendingAlerts: alerts.count, recipients: rows)
+    }
 }

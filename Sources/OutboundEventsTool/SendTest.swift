@@ -1,6 +1,6 @@
 import ArgumentParser
 import COutboundEvents
-import Delivery
+import Transfers
 import OutboundEventsAgent
 import OutboundEventsCore
 import Glibc

@@ -36,7 +36,7 @@ public final class EventQueue {
     }
 
     /// How an in-flight delivery ended, as far as the queue is concerned.
-    public enum Outcome { case delivered, failed, expired }
+    public enum Outcome: Sendable { case delivered, failed, expired }
 
     /// What became of the in-flight record when its delivery finished.
     public enum Finish: Equatable {
@@ -301,6 +301,11 @@ public final class EventQueue {
         advance(slot)
         reclaim()
         return .removed
+    }
+
+    /// Whether the ring evicted the slot's in-flight record for room while it was in flight.
+    public func isInFlightEvicted(_ slot: Int) -> Bool {
+        slots[slot].inFlightEvicted
     }
 
     /// Forgets an in-flight delivery without a result (the transfer was cancelled): the event

@@ -13,6 +13,8 @@ extension Agent {
     static let housekeepingInterval: Millis = 1000
     /// How often `status.path` is rewritten.
     static let statusInterval: Millis = 2000
+    static let formContentType = "Content-Type: " + BodyFormat.form.contentType
+    static let jsonContentType = "Content-Type: " + BodyFormat.json.contentType
 
     func startThread() -> Bool {
         // The delivery thread takes no signals: the firmware's own threads handle them.
@@ -304,20 +306,20 @@ extension Agent {
             }
         }
         let attemptTime = clock.unixSeconds()
-        var headers = [
-            "Content-Type: \(webhook.format.contentType)",
-            "webhook-id: \(webhook.id)",
-            "webhook-timestamp: \(attemptTime)",
-        ]
+        recipient.headers.removeAll(keepingCapacity: true)
+        recipient.headers.append(webhook.format == .json ? Self.jsonContentType : Self.formContentType)
+        recipient.headers.append("webhook-id: \(webhook.id)")
+        recipient.headers.append("webhook-timestamp: \(attemptTime)")
         if !webhook.signingKeys.isEmpty {
-            WireFormat.signingInput(id: webhook.id, timestamp: attemptTime, body: recipient.body, into: &recipient.signingInput)
             // One signature per secret while secrets rotate: the receiver accepts any of them.
-            let signatures = webhook.signingKeys.map { key in
-                "v1," + HMACSHA256.base64Signature(key: key.unredactedBytes, message: recipient.signingInput)
+            var signatures = "webhook-signature:"
+            for key in webhook.signingKeys {
+                signatures += " v1," + HMACSHA256.base64Signature(key: key.unredactedBytes, id: webhook.id,
+                                                                   timestamp: attemptTime, body: recipient.body)
             }
-            headers.append("webhook-signature: \(signatures.joined(separator: " "))")
+            recipient.headers.append(signatures)
         }
-        transport.start(slot: webhook.slot, body: recipient.body, headers: headers)
+        transport.start(slot: webhook.slot, body: recipient.body, headers: recipient.headers)
     }
 
     // MARK: Alerts and the relay

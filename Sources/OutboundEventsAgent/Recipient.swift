@@ -25,7 +25,7 @@ final class Recipient {
     /// head-of-line event copied out of the ring, and the request made of it.
     var record: [UInt8] = []
     var body: [UInt8] = []
-    var signingInput: [UInt8] = []
+    var headers: [String] = []
 
     init(name: String, http: HTTPRecipientSettings, smtpRetryInterval: Millis) {
         self.name = name

@@ -96,9 +96,7 @@ struct SendTest: ParsableCommand {
         if let signingSecret {
             let keys: [Secret]
             do throws(ConfigError) { keys = try HTTPRecipientSettings.decodeSecrets(signingSecret) } catch { complain(error.message); throw ExitCode(1) }
-            var input: [UInt8] = []
-            WireFormat.signingInput(id: id, timestamp: now, body: body, into: &input)
-            let signatures = keys.map { "v1," + HMACSHA256.base64Signature(key: $0.unredactedBytes, message: input) }
+            let signatures = keys.map { "v1," + HMACSHA256.base64Signature(key: $0.unredactedBytes, id: id, timestamp: now, body: body) }
             headers.append("webhook-signature: \(signatures.joined(separator: " "))")
         }
         let target = HTTPTarget(url: webhook.unredactedText, caCertificate: pem,

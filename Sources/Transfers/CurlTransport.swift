@@ -108,7 +108,10 @@ public final class CurlTransport: Transport {
             guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
             let code = message.pointee.data.result
             curl_multi_remove_handle(multi, easy)
-            guard let transfer = transfers.lazy.compactMap({ $0 }).first(where: { $0.easy == easy }) else { continue }
+            var context: UnsafeMutableRawPointer?
+            guard cshims_curl_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &context) == CURLE_OK, let context else { continue }
+            let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+            guard transfers[transfer.slot] === transfer else { continue }
             transfer.active = false
             count += 1
             finished(transfer.slot, transfer.result(code))
@@ -148,6 +151,8 @@ class Transfer {
         cshims_curl_easy_setopt_long(easy, CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_2))
         cshims_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1)
         cshims_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2)
+        // Finished transfers are found from their handle in one step, not by a scan.
+        cshims_curl_easy_setopt_pointer(easy, CURLOPT_PRIVATE, context)
         if !caCertificate.isEmpty {
             // This recipient trusts its uploaded CA alone: no bundle, no directory.
             cshims_curl_easy_setopt_pointer(easy, CURLOPT_CAINFO, nil)

@@ -9,7 +9,16 @@ final class HTTPTransfer: Transfer {
     /// receiver streaming gigabytes costs nothing.
     static let responseLimit = 64 * 1024
 
-    var headerList: UnsafeMutablePointer<curl_slist>?
+    /// Request headers live in list nodes and text buffers of this transfer, reused from one
+    /// request to the next (libcurl only reads the list); a header too long for them goes to
+    /// `extraHeaders`. The body is copied once, into `body`, which lives until the next request.
+    static let headerSlots = 6
+    static let headerCapacity = 512
+    let headerNodes = UnsafeMutablePointer<curl_slist>.allocate(capacity: HTTPTransfer.headerSlots + 1)
+    let headerText = UnsafeMutablePointer<CChar>.allocate(capacity: (HTTPTransfer.headerSlots + 1) * HTTPTransfer.headerCapacity)
+    var extraHeaders: UnsafeMutablePointer<curl_slist>?
+    var body = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 8)
+    var bodyCapacity = 4096
     /// The last status line received ("HTTP/1.1 503 Service Unavailable").
     var statusLine: [UInt8] = []
     /// The start of the response body, for the error message, and how much arrived in all.
@@ -54,21 +63,50 @@ final class HTTPTransfer: Transfer {
     }
 
     deinit {
-        curl_slist_free_all(headerList)
+        if let easy { cshims_curl_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, nil) }
+        curl_slist_free_all(extraHeaders)
+        headerNodes.deallocate()
+        headerText.deallocate()
+        body.deallocate()
     }
 
-    func prepare(body: [UInt8], headers: [String]) {
+    /// Sets up one request: the body copied into this transfer's buffer (libcurl reads it from
+    /// there, `CURLOPT_POSTFIELDS`), the headers into its list.
+    func prepare(body bytes: [UInt8], headers: [String]) {
         guard let easy else { return }
-        curl_slist_free_all(headerList)
-        headerList = nil
-        // "Expect:" stops libcurl from waiting for a 100-continue on larger bodies.
-        for header in headers + ["Expect:"] {
-            headerList = curl_slist_append(headerList, header)
+        curl_slist_free_all(extraHeaders)
+        extraHeaders = nil
+        var used = 0
+        for header in headers {
+            let length = header.utf8.count
+            guard used < Self.headerSlots, length < Self.headerCapacity else {
+                extraHeaders = curl_slist_append(extraHeaders, header)
+                continue
+            }
+            let text = headerText + used * Self.headerCapacity
+            header.utf8.withContiguousStorageIfAvailable { source in
+                UnsafeMutableRawPointer(text).copyMemory(from: source.baseAddress!, byteCount: length)
+            } ?? { _ = header.withCString { strcpy(text, $0) } }()
+            text[length] = 0
+            headerNodes[used] = curl_slist(data: text, next: nil)
+            used += 1
         }
-        cshims_curl_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, headerList)
-        // libcurl keeps its own copy of the body (size first, then COPYPOSTFIELDS).
-        cshims_curl_easy_setopt_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
-        (body + [0]).withUnsafeBytes { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, $0.baseAddress) }
+        // "Expect:" stops libcurl from waiting for a 100-continue on larger bodies.
+        let expect = headerText + Self.headerSlots * Self.headerCapacity
+        _ = "Expect:".withCString { strcpy(expect, $0) }
+        headerNodes[used] = curl_slist(data: expect, next: extraHeaders)
+        for index in 0..<used { headerNodes[index].next = headerNodes + index + 1 }
+        cshims_curl_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, headerNodes)
+        if bytes.count > bodyCapacity {
+            body.deallocate()
+            bodyCapacity = max(bytes.count, bodyCapacity * 2)
+            body = UnsafeMutableRawPointer.allocate(byteCount: bodyCapacity, alignment: 8)
+        }
+        bytes.withUnsafeBytes { source in
+            if let base = source.baseAddress { body.copyMemory(from: base, byteCount: source.count) }
+        }
+        cshims_curl_easy_setopt_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
+        cshims_curl_easy_setopt_pointer(easy, CURLOPT_POSTFIELDS, body)
         statusLine.removeAll(keepingCapacity: true)
         responseStart.removeAll(keepingCapacity: true)
         responseBytes = 0

@@ -131,5 +131,8 @@ struct TLSTests {
         let key = Base64.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")!
         let message = Array("msg_p5jXN8AQM9LWM0D4loKWxJek.1614265330.{\"test\": 2432232314}".utf8)
         #expect(HMACSHA256.base64Signature(key: key, message: message) == "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        #expect(HMACSHA256.base64Signature(key: key, id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1614265330,
+                                           body: Array("{\"test\": 2432232314}".utf8)) == "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+                "three updates sign what the concatenation does")
     }
 }

@@ -33,6 +33,12 @@ long cshims_bio_get_mem_data(BIO *bio, char **data);
 /* The TLS version of a transfer's connection ("TLSv1.3"), or NULL when it has none. */
 const char *cshims_curl_tls_version(CURL *curl);
 
+/* HMAC-SHA256 of the concatenation a.b.c, in three updates (no buffer for the whole message):
+ * the Standard Webhooks signature of id, ".timestamp." and the body. Writes 32 bytes to out;
+ * returns 1 on success, 0 on failure. Any thread. */
+int cshims_hmac_sha256_3(const void *key, size_t key_length, const void *a, size_t a_length, const void *b,
+                         size_t b_length, const void *c, size_t c_length, unsigned char out[32]);
+
 /* XN_FLAG_RFC2253 is a macro of casts Swift cannot import. */
 unsigned long cshims_xn_flag_rfc2253(void);
 

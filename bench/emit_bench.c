@@ -4,10 +4,15 @@
  *   emit_bench baseline THREADS EVENTS     events/s appending the same bytes to a
  *                                          mutex-protected ring in plain C
  *   emit_bench latency URL EVENTS          p50/p99/p99.9 of one oe_emit while deliveries run
+ *   emit_bench latency-c URL EVENTS        the same for a C agent of the same shape: the
+ *                                          mutex-protected ring, one delivery thread copying
+ *                                          the oldest record out under the mutex and POSTing it
+ *                                          with one reused libcurl easy handle
  *
  * The event has 10 variables, about 400 bytes. Both queues have 64 MiB and drop the oldest
  * events when full, so both measure the steady state. */
 #define _GNU_SOURCE
+#include <curl/curl.h>
 #include <outbound_events.h>
 
 #include <pthread.h>
@@ -80,6 +85,46 @@ static void ring_append(struct ring *ring, const char *name, const oe_kv *variab
     pthread_mutex_unlock(&ring->lock);
 }
 
+/* The C agent of the same shape: the baseline ring, consumed from its oldest slot by one
+ * delivery thread that waits on a condition variable when the ring is empty. */
+static pthread_cond_t c_agent_ready = PTHREAD_COND_INITIALIZER;
+static int c_agent_stop;
+
+static size_t discard(char *data, size_t size, size_t count, void *context) {
+    (void)data; (void)context;
+    return size * count;
+}
+
+static void *c_agent_delivery(void *context) {
+    const char *url = context;
+    CURL *easy = curl_easy_init();
+    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded; charset=utf-8");
+    headers = curl_slist_append(headers, "Expect:");
+    curl_easy_setopt(easy, CURLOPT_URL, url);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    uint8_t record[SLOT];
+    for (;;) {
+        pthread_mutex_lock(&baseline_ring.lock);
+        while (baseline_ring.count == 0 && !c_agent_stop) pthread_cond_wait(&c_agent_ready, &baseline_ring.lock);
+        if (c_agent_stop) { pthread_mutex_unlock(&baseline_ring.lock); break; }
+        size_t slots = CAPACITY / SLOT;
+        size_t oldest = (baseline_ring.next + slots - baseline_ring.count) % slots;
+        memcpy(record, baseline_ring.bytes + oldest * SLOT, SLOT);
+        baseline_ring.count--;
+        pthread_mutex_unlock(&baseline_ring.lock);
+        uint32_t length;
+        memcpy(&length, record, 4);
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)length);
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, record);
+        curl_easy_perform(easy);
+    }
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(easy);
+    return NULL;
+}
+
 struct job {
     oe_agent *agent;
     long events;
@@ -124,6 +169,34 @@ int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: %s oe|baseline THREADS EVENTS [SPOOL] | latency URL EVENTS\n", argv[0]);
         return 2;
+    }
+    if (strcmp(argv[1], "latency-c") == 0) {
+        long events = strtol(argv[3], NULL, 10);
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        pthread_mutex_init(&baseline_ring.lock, NULL);
+        baseline_ring.bytes = calloc(1, CAPACITY);
+        pthread_t delivery;
+        pthread_create(&delivery, NULL, c_agent_delivery, argv[2]);
+        double *samples = malloc(sizeof(double) * (size_t)events);
+        oe_kv variables[10];
+        char lsid[24];
+        for (long i = 0; i < events; i++) {
+            make_variables(variables, lsid, sizeof lsid, i);
+            double start = now_seconds();
+            ring_append(&baseline_ring, event_name, variables, 10);
+            pthread_cond_signal(&c_agent_ready);
+            samples[i] = now_seconds() - start;
+            if (i % 16 == 0) usleep(20);
+        }
+        pthread_mutex_lock(&baseline_ring.lock);
+        c_agent_stop = 1;
+        pthread_cond_signal(&c_agent_ready);
+        pthread_mutex_unlock(&baseline_ring.lock);
+        pthread_join(delivery, NULL);
+        qsort(samples, (size_t)events, sizeof(double), compare);
+        printf("%.0f %.0f %.0f\n", samples[events / 2] * 1e9, samples[events * 99 / 100] * 1e9,
+               samples[events * 999 / 1000] * 1e9);
+        return 0;
     }
     if (strcmp(argv[1], "latency") == 0) {
         long events = strtol(argv[3], NULL, 10);

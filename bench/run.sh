@@ -2,7 +2,7 @@
 # The benchmarks (make bench): every figure measured side by side with its baseline in the same
 # run, 5 runs each, medians and ratios written to bench/RESULTS.md.
 #   emit:     oe_emit (10 variables, ~400 bytes) vs a mutex-protected C ring, 1 and 2 threads
-#   latency:  one oe_emit while deliveries run (p50/p99/p99.9)
+#   latency:  one oe_emit while deliveries run (p50/p99/p99.9), vs a C agent of the same shape
 #   delivery: 100,000 events to nginx ("return 200", keep-alive) vs one reused libcurl handle
 #             and wrk -t1 -c1; 4 recipients vs 4 handles in one multi handle
 #   spool:    emit and delivery with queue.spool on vs off
@@ -20,7 +20,7 @@ lib="$root/build/release/lib"
 work=$(mktemp -d)
 trap 'kill $(cat "$work/nginx/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-cc -std=c11 -O2 -Wall -Wextra -Werror -I include bench/emit_bench.c -L "$lib" -loutbound-events -Wl,-rpath,"$lib" -lpthread -o "$work/emit_bench"
+cc -std=c11 -O2 -Wall -Wextra -Werror -I include bench/emit_bench.c -L "$lib" -loutbound-events -Wl,-rpath,"$lib" -lpthread -lcurl -o "$work/emit_bench"
 cc -std=c11 -O2 -Wall -Wextra -Werror -I include bench/deliver_bench.c -L "$lib" -loutbound-events -Wl,-rpath,"$lib" -lcurl -o "$work/deliver_bench"
 cc -std=c11 -O2 -Wall -Wextra -Werror -I include Tests/CABI/memory_test.c -L "$lib" -loutbound-events -Wl,-rpath,"$lib" -o "$work/memory_test"
 
@@ -53,6 +53,7 @@ for run in $(seq 1 "$runs"); do
     record emit_oe_spool "$("$work/emit_bench" oe 1 1000000 "$work/spool")"
     rm -f "$work/spool"
     record latency "$("$work/emit_bench" latency "$url" 200000)"
+    record latency_c "$("$work/emit_bench" latency-c "$url" 200000)"
     record deliver_oe_1 "$("$work/deliver_bench" oe "$url" "$events" 1)"
     record deliver_curl_1 "$("$work/deliver_bench" curl "$url" "$events")"
     record deliver_wrk_1 "$(wrk -t1 -c1 -d5s -s "$work/post.lua" "$url" | awk '/Requests\/sec/ {print $2}')"

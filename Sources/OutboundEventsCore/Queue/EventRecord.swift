@@ -25,13 +25,27 @@ public struct Fields {
     /// The first field before `end` whose key is `key` (a duplicate name check without
     /// allocating: events carry a handful of fields).
     public func firstIndex(of key: UnsafeRawBufferPointer, before end: Int) -> Int? {
+        let count = key.count
         var i = 0
         while i < end {
             let other = spans[i].key
-            if other.count == key.count && (key.count == 0 || other.elementsEqual(key)) { return i }
+            if other.count == count && (count == 0 || (other[0] == key[0] && other[count - 1] == key[count - 1] && Self.equal(other, key))) {
+                return i
+            }
             i += 1
         }
         return nil
+    }
+
+    /// Byte equality of two buffers of the same length.
+    @inline(__always)
+    static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        var j = 0
+        while j < a.count {
+            if a[j] != b[j] { return false }
+            j += 1
+        }
+        return true
     }
 
     /// The same fields without the one at `index` (moved out by shifting the later ones down).

@@ -88,12 +88,15 @@ public final class Agent: @unchecked Sendable {
     /// What is known of the relay (SPEC 2, "SMTP current status"); back to `notChecked`
     /// whenever `smtp.*` change, so a former relay's error never shows for a new one.
     var smtpStatus = SMTPStatus.notChecked
-    /// Entries made with the lock held, written once it is released (`locked`, `writeLogs`).
+    /// Entries made with the lock held, written once it is released (`locked`).
     var pendingLogs: [LogEntry] = []
     /// Reused by `drive` for a machine's actions, and the transfers a turn starts after
     /// releasing the lock.
     var actionBuffer: [RecipientDelivery.Action] = []
     var pendingSends: [PendingSend] = []
+    /// The delivery thread's own: the sends of this turn, swapped out of `pendingSends` so that
+    /// both arrays keep their storage (no allocation while the lock is held).
+    var startingSends: [PendingSend] = []
     /// The relay check (SPEC 10): in flight, and when the next is due (at once after `smtp.*`
     /// change; a retry interval after the last mail or check otherwise).
     var relayCheckInFlight = false
@@ -548,23 +551,23 @@ public final class Agent: @unchecked Sendable {
     /// Runs `body` with the lock held, then writes the log entries it made: a journal write,
     /// or a blocking write to stderr, never holds up an `oe_emit`.
     func locked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-        defer { writeLogs() }
-        return try lock.withLock(body)
+        var entries: [LogEntry] = []
+        // The entries are taken in the same hold of the lock: no second locking for them.
+        defer { for entry in entries { log(entry) } }
+        return try lock.withLock { () throws(E) -> R in
+            defer {
+                if !pendingLogs.isEmpty {
+                    entries = pendingLogs
+                    pendingLogs.removeAll(keepingCapacity: true)
+                }
+            }
+            return try body()
+        }
     }
 
     /// With the lock held: an entry to write once it is released.
     func logLater(_ entry: LogEntry) {
         pendingLogs.append(entry)
-    }
-
-    /// Writes the entries made under the lock, in order.
-    func writeLogs() {
-        let entries: [LogEntry] = lock.withLock {
-            guard !pendingLogs.isEmpty else { return [] }
-            defer { pendingLogs.removeAll(keepingCapacity: true) }
-            return pendingLogs
-        }
-        for entry in entries { log(entry) }
     }
 
     /// Writes an entry now, without the lock.

@@ -43,7 +43,6 @@ extension Agent {
         var wait = maxWait
         var status: StatusSnapshot?
         var statusPath = ""
-        var sends: [PendingSend] = []
         let running: Bool = locked {
             let now = clock.monotonic()
             statusPath = settings.statusPath
@@ -57,7 +56,7 @@ extension Agent {
                 reconcileTransport(now)
             }
             startDue(now)
-            swap(&sends, &pendingSends)
+            swap(&startingSends, &pendingSends)
             if now - lastHousekeeping >= Self.housekeepingInterval || closing {
                 lastHousekeeping = now
                 housekeeping(now)
@@ -69,7 +68,8 @@ extension Agent {
             wait = min(wait, nextWake(now))
             return true
         }
-        for send in sends { start(send) }
+        for send in startingSends { start(send) }
+        startingSends.removeAll(keepingCapacity: true)
         if let status { Files.writeAtomically(statusPath, status.json + "\n") }
         guard running else { return false }
         var results: [(slot: Int, result: DeliveryResult)] = []
@@ -102,19 +102,16 @@ extension Agent {
             switch action {
             case .startAttempt:
                 guard let event = queue.beginDelivery(slot) else { continue }
-                let id = wire.eventID(seq: event.seq)
-                recipient.currentEventID = id
-                recipient.currentEventName = event.nameString
-                // The event is copied out of the ring: encoding, signing and mail templates run
-                // after the lock is released, and never hold up an emit.
+                // The event is copied out of the ring: its id and name, encoding, signing and
+                // mail templates are made after the lock is released, and never hold up an emit.
                 recipient.record.removeAll(keepingCapacity: true)
                 recipient.record.append(contentsOf: event.bytes)
                 if let http = recipient.http {
-                    pendingSends.append(.webhook(PendingWebhook(slot: slot, recipient: recipient, id: id,
+                    pendingSends.append(.webhook(PendingWebhook(slot: slot, recipient: recipient, seq: event.seq,
                                                                  customFields: http.sendCustomFields, format: http.bodyFormat,
                                                                  signingKeys: http.signingKeys, wire: wire)))
                 } else if let email = recipient.email {
-                    pendingSends.append(.mail(PendingEventMail(slot: slot, recipient: recipient, id: id, settings: email,
+                    pendingSends.append(.mail(PendingEventMail(slot: slot, recipient: recipient, seq: event.seq, settings: email,
                                                            applianceID: settings.applianceID, from: mailFrom)))
                 }
             case .cancelAttempt:
@@ -266,7 +263,7 @@ extension Agent {
     struct PendingWebhook {
         let slot: Int
         let recipient: Recipient
-        let id: String
+        let seq: UInt64
         let customFields: Bool
         let format: BodyFormat
         let signingKeys: [Secret]
@@ -276,22 +273,26 @@ extension Agent {
     struct PendingEventMail {
         let slot: Int
         let recipient: Recipient
-        let id: String
+        let seq: UInt64
         let settings: EmailRecipientSettings
         let applianceID: String
         let from: String
     }
 
     /// Encodes, signs and starts a transfer, on the delivery thread without the lock: only this
-    /// thread touches a recipient's buffers, and a recipient removed or edited meanwhile has its
-    /// transfer cancelled at the next turn.
+    /// thread touches a recipient's buffers and its current event (read by the log entries it
+    /// makes), and a recipient removed or edited meanwhile has its transfer cancelled at the
+    /// next turn.
     func start(_ send: PendingSend) {
         switch send {
         case .webhook(let webhook): start(webhook)
         case .mail(let mail):
+            let id = wire.eventID(seq: mail.seq)
             let envelope = mail.recipient.record.withUnsafeBytes { record in
-                eventMail(EventView(record), id: mail.id, slot: mail.slot, settings: mail.settings,
-                          applianceID: mail.applianceID, from: mail.from)
+                mail.recipient.currentEventID = id
+                mail.recipient.currentEventName = EventView(record).nameString
+                return eventMail(EventView(record), id: id, slot: mail.slot, settings: mail.settings,
+                                 applianceID: mail.applianceID, from: mail.from)
             }
             transport.start(slot: mail.slot, mail: envelope)
         }
@@ -299,7 +300,10 @@ extension Agent {
 
     func start(_ webhook: PendingWebhook) {
         let recipient = webhook.recipient
+        let id = webhook.wire.eventID(seq: webhook.seq)
+        recipient.currentEventID = id
         recipient.record.withUnsafeBytes { record in
+            recipient.currentEventName = EventView(record).nameString
             switch webhook.format {
             case .form: webhook.wire.body(of: EventView(record), customFields: webhook.customFields, into: &recipient.body)
             case .json: webhook.wire.jsonBody(of: EventView(record), customFields: webhook.customFields, into: &recipient.body)
@@ -308,13 +312,13 @@ extension Agent {
         let attemptTime = clock.unixSeconds()
         recipient.headers.removeAll(keepingCapacity: true)
         recipient.headers.append(webhook.format == .json ? Self.jsonContentType : Self.formContentType)
-        recipient.headers.append("webhook-id: \(webhook.id)")
+        recipient.headers.append("webhook-id: \(id)")
         recipient.headers.append("webhook-timestamp: \(attemptTime)")
         if !webhook.signingKeys.isEmpty {
             // One signature per secret while secrets rotate: the receiver accepts any of them.
             var signatures = "webhook-signature:"
             for key in webhook.signingKeys {
-                signatures += " v1," + HMACSHA256.base64Signature(key: key.unredactedBytes, id: webhook.id,
+                signatures += " v1," + HMACSHA256.base64Signature(key: key.unredactedBytes, id: id,
                                                                    timestamp: attemptTime, body: recipient.body)
             }
             recipient.headers.append(signatures)

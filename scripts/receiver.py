@@ -12,6 +12,7 @@ receiver from healthy to failing and back while the agent runs:
     reset                            read the request, then reset the connection
     slow                             answer 200 one byte per second
     huge                             answer 200 with an endless body
+    echo                             answer 404 with a body that repeats the request's path
 
 With --verify SECRET (repeatable), it is a receiver written with the official Standard Webhooks
 library (PyPI standardwebhooks, installed by scripts/install-deps.sh into .build/python): each
@@ -110,8 +111,11 @@ class Handler(BaseHTTPRequestHandler):
                 pass
             self.close_connection = True
             return
-        status = int(answer)
-        payload = b"ok\n" if status == 200 else b"receiver says no\n"
+        if answer == "echo":
+            status, payload = 404, ("no route for %s\n" % self.path).encode()
+        else:
+            status = int(answer)
+            payload = b"ok\n" if status == 200 else b"receiver says no\n"
         self.send_response(status)
         if 300 <= status < 400:
             self.send_header("Location", "http://127.0.0.1:9/elsewhere")

@@ -83,8 +83,11 @@ public func oe_emit(_ agent: OpaquePointer?, _ event: UnsafePointer<CChar>?, _ v
         guard spans.measure(variables, count, at: 0), spans.measure(customFields, customCount, at: count) else {
             return ResultCode.invalid.rawValue
         }
-        return instance(agent).emit(name: name, variables: Fields(UnsafeMutableBufferPointer(rebasing: spans[0..<count])),
-                                    customFields: Fields(UnsafeMutableBufferPointer(rebasing: spans[count...]))).0.rawValue
+        let target = instance(agent)
+        let (code, reason) = target.emit(name: name, variables: Fields(UnsafeMutableBufferPointer(rebasing: spans[0..<count])),
+                                         customFields: Fields(UnsafeMutableBufferPointer(rebasing: spans[count...])))
+        if code != .ok { target.reportRefusedEmit(code, reason) }
+        return code.rawValue
     }
 }
 

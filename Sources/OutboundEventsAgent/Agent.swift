@@ -88,6 +88,8 @@ public final class Agent: @unchecked Sendable {
     /// What is known of the relay (SPEC 2, "SMTP current status"); back to `notChecked`
     /// whenever `smtp.*` change, so a former relay's error never shows for a new one.
     var smtpStatus = SMTPStatus.notChecked
+    /// Emits refused since the last journal entry about one, and when that entry was written.
+    let refusedEmits = Mutex<(lastLogged: Millis?, suppressed: Int)>((nil, 0))
     /// Entries made with the lock held, written once it is released (`locked`).
     var pendingLogs: [LogEntry] = []
     /// Reused by `drive` for a machine's actions, and the transfers a turn starts after
@@ -465,6 +467,24 @@ public final class Agent: @unchecked Sendable {
         }
         if wake { transport.wakeup() }
         return (result, nil)
+    }
+
+    /// An emit refused for a reason the C caller cannot read (`oe_emit` has no `err`): said in
+    /// the journal, at most once a minute, with how many more there were meanwhile.
+    public func reportRefusedEmit(_ code: ResultCode, _ message: String?) {
+        guard let message, code == .invalid || code == .tooBig else { return }
+        let now = clock.monotonic()
+        let suppressed: Int? = refusedEmits.withLock { state in
+            if let last = state.lastLogged, now - last < 60_000 {
+                state.suppressed += 1
+                return nil
+            }
+            defer { state = (now, 0) }
+            return state.suppressed
+        }
+        guard let suppressed else { return }
+        log(LogEntry(.warning, .eventRefused, "oe_emit refused an event (\(code.summary)): \(message)",
+                     fields: [("OE_ERROR", message), ("OE_SUPPRESSED", String(suppressed))]))
     }
 
     /// `emit` with Swift strings, for the tool and tests.

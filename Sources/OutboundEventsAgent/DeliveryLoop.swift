@@ -75,7 +75,7 @@ extension Agent {
         var results: [(slot: Int, result: DeliveryResult)] = []
         transport.poll(timeout: wait) { results.append(($0, $1)) }
         if !results.isEmpty {
-            locked {
+            let drained: Bool = locked {
                 let now = clock.monotonic()
                 for (slot, result) in results {
                     switch slot {
@@ -84,8 +84,10 @@ extension Agent {
                     default: apply(result, slot: slot, now: now)
                     }
                 }
-                if flushWaiters > 0 && !hasPending() { lock.broadcast() }
+                return flushWaiters > 0 && !hasPending()
             }
+            // Flush waiters wake once the log entries of these results are written.
+            if drained { lock.withLock { lock.broadcast() } }
         }
         return true
     }
@@ -111,7 +113,7 @@ extension Agent {
                                                                  customFields: http.sendCustomFields, format: http.bodyFormat,
                                                                  signingKeys: http.signingKeys, wire: wire)))
                 } else if let email = recipient.email {
-                    pendingSends.append(.mail(PendingEventMail(slot: slot, recipient: recipient, seq: event.seq, settings: email,
+                    pendingSends.append(.mail(PendingEventMail(slot: slot, recipient: recipient, seq: event.seq, wire: wire, settings: email,
                                                            applianceID: settings.applianceID, from: mailFrom)))
                 }
             case .cancelAttempt:
@@ -274,6 +276,8 @@ extension Agent {
         let slot: Int
         let recipient: Recipient
         let seq: UInt64
+        /// Read under the lock: `configure` may replace the agent's.
+        let wire: WireFormat
         let settings: EmailRecipientSettings
         let applianceID: String
         let from: String
@@ -287,7 +291,7 @@ extension Agent {
         switch send {
         case .webhook(let webhook): start(webhook)
         case .mail(let mail):
-            let id = wire.eventID(seq: mail.seq)
+            let id = mail.wire.eventID(seq: mail.seq)
             let envelope = mail.recipient.record.withUnsafeBytes { record in
                 mail.recipient.currentEventID = id
                 mail.recipient.currentEventName = EventView(record).nameString

@@ -31,11 +31,24 @@ public final class SpoolFile {
     public init(path: String, capacity: Int, policy: OverflowPolicy, now: Int64) throws(ConfigError) {
         self.path = path
         var notes: [String] = []
-        var file = try Self.openLocked(path)
-        let size = Self.fileSize(file)
         let expected = SpoolHeader.size + capacity
-
+        var file = try Self.openLocked(path)
         var old: (mapping: UnsafeMutableRawPointer, size: Int)?
+        var newFile: Int32 = -1
+        var newMapping: UnsafeMutableRawPointer?
+        // Whatever fails below leaves nothing open, mapped or locked: a firmware that frees
+        // room and tries again in the same process must find the spool free.
+        var complete = false
+        defer {
+            if !complete {
+                if let old { munmap(old.mapping, old.size) }
+                if let newMapping { munmap(newMapping, expected) }
+                if newFile >= 0 && newFile != file { Glibc.close(newFile) }
+                if file >= 0 { Glibc.close(file) }
+            }
+        }
+        let size = Self.fileSize(file)
+
         if size > 0 {
             if size < SpoolHeader.size {
                 try Self.setAside(path, fd: &file, reason: "corrupt", now: now, notes: &notes,
@@ -92,6 +105,7 @@ public final class SpoolFile {
                 missing = recovery.missing
                 resumed = queue.resumeStoredSlots()
                 self.notes = notes
+                complete = true
                 return
             }
             notes.append("spool \(path) has damaged records; rebuilding it from the \(recovery.records.count) that are intact")
@@ -100,27 +114,25 @@ public final class SpoolFile {
         // A new spool, or the records of the old one copied into a new ring: written beside
         // the old file and renamed over it, so a crash during the rebuild loses nothing.
         let building = old == nil ? path : path + ".rebuild"
-        let newFile = old == nil ? file : try Self.openLocked(building, truncate: true)
+        newFile = old == nil ? file : try Self.openLocked(building, truncate: true)
         do throws(ConfigError) {
             try Self.reserve(newFile, size: expected, path: building)
         } catch {
             // Nothing of value is in the new file: leave no half-made spool behind.
             unlink(building)
-            if let old { munmap(old.mapping, old.size) }
-            if newFile != file { Glibc.close(newFile) }
-            Glibc.close(file)
             throw error
         }
-        let newMapping = try Self.map(newFile, size: expected, path: building)
-        let header = SpoolHeader(newMapping)
-        let ring = UnsafeMutableRawBufferPointer(start: newMapping + SpoolHeader.size, count: capacity)
+        let mapped = try Self.map(newFile, size: expected, path: building)
+        newMapping = mapped
+        let header = SpoolHeader(mapped)
+        let ring = UnsafeMutableRawBufferPointer(start: mapped + SpoolHeader.size, count: capacity)
         var lost: UInt64 = 0
-        if let old {
-            let oldHeader = SpoolHeader(old.mapping)
+        if let previous = old {
+            let oldHeader = SpoolHeader(previous.mapping)
             header.initialize(capacity: capacity, instance: oldHeader.instance, nextSeq: oldHeader.nextSeq,
                               created: oldHeader.created)
             let queue = EventQueue(memory: ring, policy: policy, header: header)
-            let oldRing = UnsafeRawBufferPointer(start: old.mapping + SpoolHeader.size, count: old.size - SpoolHeader.size)
+            let oldRing = UnsafeRawBufferPointer(start: previous.mapping + SpoolHeader.size, count: previous.size - SpoolHeader.size)
             let recovery = SpoolRecovery(ring: oldRing, header: oldHeader, slots: EventQueue.maxSlots)
             lost = recovery.missing
             // When the new ring is smaller, the newest events that fit are kept.
@@ -140,20 +152,23 @@ public final class SpoolFile {
                 if let name = oldHeader.name(slot) { header.activate(slot, name: name, needFrom: oldHeader.needFrom(slot)) }
             }
             notes += oldHeader.unrestorableSlots.map { Self.unrestorable(path, $0) }
-            munmap(old.mapping, old.size)
+            munmap(previous.mapping, previous.size)
+            old = nil
             self.queue = queue
-            msync(newMapping, expected, MS_SYNC)
+            msync(mapped, expected, MS_SYNC)
             guard rename(building, path) == 0 else {
                 throw ConfigError(.io, "queue.spool: cannot replace \(path) with the rebuilt spool: \(Self.errorText())")
             }
             Glibc.close(file)
+            file = -1
         } else {
             header.initialize(capacity: capacity, instance: UInt64.random(in: 1...UInt64.max), nextSeq: 1, created: now)
             queue = EventQueue(memory: ring, policy: policy, header: header)
-            msync(newMapping, SpoolHeader.size, MS_SYNC)
+            msync(mapped, SpoolHeader.size, MS_SYNC)
         }
+        complete = true
         fd = newFile
-        mapping = newMapping
+        mapping = mapped
         mappedSize = expected
         self.header = header
         missing = lost
@@ -238,6 +253,7 @@ public final class SpoolFile {
             throw ConfigError(.io, "queue.spool: \(path) cannot be used (\(why)) and cannot be set aside: \(errorText())")
         }
         Glibc.close(fd)
+        fd = -1
         fd = try openLocked(path)
         notes.append("spool \(path) cannot be used (\(why)); it was kept as \(aside) and a new spool started")
     }

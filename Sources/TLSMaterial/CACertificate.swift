@@ -17,6 +17,8 @@ public struct CACertificate: Sendable, Equatable {
 
     static let begin = "-----BEGIN CERTIFICATE-----"
     static let end = "-----END CERTIFICATE-----"
+    /// The PEM labels libcurl trusts as certificates in a CA blob: all are checked.
+    static let certificateLabels: Set<Substring> = ["CERTIFICATE", "TRUSTED CERTIFICATE", "X509 CERTIFICATE"]
 
     /// Parses each PEM certificate in `pem` and requires of each: it parses, it is a CA, it is
     /// valid now. Errors are `OE_ETLS`, start with `key`, and say which certificate (its
@@ -30,10 +32,13 @@ public struct CACertificate: Sendable, Equatable {
         var first: (subject: String, notAfter: String)?
         for (index, block) in blocks.enumerated() {
             let which = blocks.count == 1 ? "the certificate" : "certificate \(index + 1) of \(blocks.count)"
-            guard let block else {
-                throw ConfigError(.tls, "\(key): \(which) has no \(Self.end) line")
+            guard Self.certificateLabels.contains(block.label) else {
+                throw ConfigError(.tls, "\(key): \(which) is a \(Values.quote(String(block.label))) PEM block, not a certificate (a CA setting holds certificates only)")
             }
-            let checked = try Self.check(block, key: key, which: which, now: now)
+            guard let text = block.text else {
+                throw ConfigError(.tls, "\(key): \(which) has no -----END \(block.label)----- line")
+            }
+            let checked = try Self.check(text, key: key, which: which, now: now)
             if first == nil { first = checked }
         }
         subject = first?.subject ?? ""
@@ -41,21 +46,27 @@ public struct CACertificate: Sendable, Equatable {
         count = blocks.count
     }
 
-    /// The PEM certificate blocks of `text`, in order; nil for a block without its END line.
-    static func blocks(_ text: String) -> [Substring?] {
-        var blocks: [Substring?] = []
+    /// The PEM blocks of `text`, in order, with their labels; the text is nil for a block
+    /// without its END line.
+    static func blocks(_ text: String) -> [(label: Substring, text: Substring?)] {
+        var blocks: [(label: Substring, text: Substring?)] = []
         var rest = Substring(text)
-        while let start = rest.firstRange(of: begin) {
-            let after = rest[start.upperBound...]
-            guard let stop = after.firstRange(of: end) else {
-                blocks.append(nil)
+        while let start = rest.firstRange(of: "-----BEGIN ") {
+            let afterBegin = rest[start.upperBound...]
+            guard let labelEnd = afterBegin.firstRange(of: "-----") else { break }
+            let label = afterBegin[..<labelEnd.lowerBound]
+            let body = afterBegin[labelEnd.upperBound...]
+            guard let stop = body.firstRange(of: "-----END \(label)-----") else {
+                blocks.append((label, nil))
                 break
             }
-            let next = after[stop.upperBound...]
             // A BEGIN line before this END line: the earlier block lost its END.
-            if after[..<stop.lowerBound].contains(begin) { blocks.append(nil); break }
-            blocks.append(rest[start.lowerBound..<stop.upperBound])
-            rest = next
+            if body[..<stop.lowerBound].contains("-----BEGIN ") {
+                blocks.append((label, nil))
+                break
+            }
+            blocks.append((label, rest[start.lowerBound..<stop.upperBound]))
+            rest = body[stop.upperBound...]
         }
         return blocks
     }
@@ -67,7 +78,8 @@ public struct CACertificate: Sendable, Equatable {
         }
         defer { BIO_free(bio) }
         ERR_clear_error()
-        guard let certificate = PEM_read_bio_X509(bio, nil, nil, nil) else {
+        // _AUX also reads TRUSTED CERTIFICATE blocks; plain and X509 ones as well.
+        guard let certificate = PEM_read_bio_X509_AUX(bio, nil, nil, nil) else {
             throw ConfigError(.tls, "\(key): \(which) could not be parsed (\(Self.lastError()))")
         }
         defer { X509_free(certificate) }

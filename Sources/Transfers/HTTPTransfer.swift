@@ -31,9 +31,12 @@ final class HTTPTransfer: Transfer {
     let proxyShown: String?
     /// Where a CONNECT tunnel goes: "host:port".
     let tunnelTarget: String
+    /// What the URLs' redacted forms hide: never repeated from a peer's answer either.
+    let secrets: [String]
 
     init(slot: Int, target: HTTPTarget) {
         proxyShown = target.proxy?.redacted
+        secrets = URLRedaction.secrets(of: target.url) + (target.proxy.map { URLRedaction.secrets(of: $0.unredactedText) } ?? [])
         let url = try? WebhookURL("url", target.url)
         tunnelTarget = url.map { "\($0.host):\($0.port)" } ?? ""
         super.init(slot: slot, url: target.url, protocols: "http,https", caCertificate: target.caCertificate,
@@ -180,7 +183,8 @@ final class HTTPTransfer: Transfer {
                 ": redirect to \(Self.printable(Array(URLRedaction.redact(String(cString: $0)).utf8), limit: 200)) not followed"
             } ?? ": redirect not followed")
         }
-        let snippet = Self.printable(responseStart, limit: 120)
-        return snippet.isEmpty ? text : text + ": " + snippet
+        // An error page may echo the request's path or query: the URL's secrets are scrubbed.
+        let snippet = URLRedaction.scrub(Self.printable(responseStart, limit: 120), secrets: secrets)
+        return URLRedaction.scrub(snippet.isEmpty ? text : text + ": " + snippet, secrets: secrets)
     }
 }

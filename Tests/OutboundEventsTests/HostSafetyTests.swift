@@ -93,6 +93,32 @@ struct HostSafetyTests {
         #expect(refused.out.hasPrefix("refused queue.spool: not enough room for \(spool)"), "\(refused.line)")
     }
 
+    @Test("after a spool is refused for lack of room, freeing room lets the same process try again: nothing stays open or locked")
+    func retryAfterRefusal() throws {
+        let disk = try SmallDisk(size: "2m")
+        let spool = disk.path + "/queue"
+        let filler = disk.path + "/filler"
+        FileManager.default.createFile(atPath: filler, contents: Data(repeating: 1, count: 1 << 20))
+        /// Descriptors of this process open on the spool file.
+        func openOnSpool() throws -> Int {
+            try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").filter { fd in
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd))?.hasPrefix(spool) == true
+            }.count
+        }
+        for _ in 0..<3 {
+            do {
+                _ = try LiveAgent([("queue.spool", spool), ("queue.capacity", "1536KiB")])
+                Issue.record("a spool larger than the room left was accepted")
+            } catch let error as ConfigError {
+                #expect(error.code == .io && error.message.contains("not enough room"), "\(error.message)")
+            }
+        }
+        #expect(try openOnSpool() == 0, "no descriptor left open on the spool")
+        try FileManager.default.removeItem(atPath: filler)
+        let live = try LiveAgent([("queue.spool", spool), ("queue.capacity", "1536KiB")])
+        #expect(live.agent.status().contains("\"capacity_bytes\":1572864"))
+    }
+
     @Test("a spool of another capacity that is shorter than its header says: migrated from what the file holds, no fault")
     func truncatedMigration() throws {
         let spool = temporaryDirectory("migrate").path + "/queue"
@@ -151,6 +177,11 @@ struct HostSafetyTests {
         let (custom, why) = live.agent.emit("support_conference_begin", variables: [("lsid", "1")],
                                             customFields: [("region", "a"), ("region", "b")])
         #expect(custom == .invalid && why?.contains("\"region\" given twice") == true)
+        // oe_emit has no err: the reason goes to the journal, at most once a minute.
+        live.agent.reportRefusedEmit(code, message)
+        live.agent.reportRefusedEmit(custom, why)
+        let entries = live.log.entries(.eventRefused)
+        #expect(entries.count == 1 && entries.first?.message.contains("\"timestamp\" given twice") == true)
     }
 
     @Test("a name of 64 four-byte scalars is stored whole: its events survive a restart")

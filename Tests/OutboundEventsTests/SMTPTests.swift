@@ -174,13 +174,13 @@ struct SMTPTests {
         for (live, expected) in cases {
             #expect(waitUntil { live.smtpFailing }, "\(expected)")
             #expect(live.smtpStatus.contains(expected), "\(live.smtpStatus)")
-            #expect(live.log.entries(.smtpFailing).count == 1)
+            #expect(waitUntil { live.log.entries(.smtpFailing).count == 1 })
             #expect(!live.agent.status().contains("wrong-pass"))
         }
         // The relay comes back: the next check (every smtp.retry_interval) says so.
         try down.restart()
         #expect(waitUntil { cases[0].0.smtpStatus == "OK" }, "\(cases[0].0.smtpStatus)")
-        #expect(cases[0].0.log.entries(.smtpRecovered).count == 1)
+        #expect(waitUntil { cases[0].0.log.entries(.smtpRecovered).count == 1 })
         #expect(down.messages.isEmpty && wrongCA.messages.isEmpty && login.messages.isEmpty)
     }
 

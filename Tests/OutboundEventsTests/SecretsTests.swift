@@ -95,6 +95,20 @@ struct SecretsTests {
         #expect(relay.messages.contains { $0.body.contains("http://***@127.0.0.1:\(receiver.port)/hook/…") })
     }
 
+    @Test("an error page that echoes the request's path and query never brings the URL's tokens back")
+    func echoedByTheReceiver() throws {
+        let receiver = try Receiver(control: "echo")
+        let live = try LiveAgent()
+        try live.put("chat", [("url", secretURL(receiver)), ("retry_interval", "1h")])
+        live.emit("support_conference_begin", [("lsid", "1")])
+        #expect(waitUntil { (live.recipient("chat")["status"] as? String)?.hasPrefix("HTTP 404") == true })
+        let status = live.recipient("chat")["status"] as? String ?? ""
+        #expect(status.contains("no route for /hook/***?token=***"), "\(status)")
+        check([status, live.agent.status()] + live.log.entries.map { entry in
+            entry.message + entry.fields.map { "\($0.name)=\($0.value)" }.joined()
+        }, "the status and the log")
+    }
+
     @Test("no secret in the tool's output: check, send-test, and emit with its stderr log")
     func tool() throws {
         let receiver = try Receiver(control: "503")

@@ -30,6 +30,8 @@ struct TLSTests {
         let status = live.recipient("r")["status"] as? String ?? ""
         #expect(status.hasPrefix("TLS: "), "status: \(status)")
         #expect(receiver.requests.isEmpty)
+        // Entries are written just after the lock that updates the status is released.
+        #expect(waitUntil { !live.log.entries(.tlsVerificationFailed).isEmpty })
         let entry = try #require(live.log.entries(.tlsVerificationFailed).first)
         #expect(entry.field("OE_URL") == receiver.localhostURL)
     }
@@ -107,6 +109,10 @@ struct TLSTests {
             (pki.caPEM + pki.otherCAPEM + pki.expiredCAPEM, "certificate 3 of 3, the CA certificate CN=Expired CA, expired on"),
             (pki.caPEM + "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "certificate 2 of 2 could not be parsed"),
             (pki.caPEM + "-----BEGIN CERTIFICATE-----\nMIIB\n", "certificate 2 of 2 has no -----END CERTIFICATE----- line"),
+            (pki.caPEM + pki.expiredCAPEM.replacingOccurrences(of: "CERTIFICATE-----", with: "X509 CERTIFICATE-----"),
+             "certificate 2 of 2, the CA certificate CN=Expired CA, expired on"),
+            (pki.caPEM + "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+             "certificate 2 of 2 is a \"PRIVATE KEY\" PEM block, not a certificate"),
         ]
         for (pem, reason) in cases {
             do {

@@ -188,6 +188,8 @@ public struct RecipientDelivery: Sendable, Equatable {
     }
 
     mutating func tick(head newHead: UInt64?, now: Millis, into actions: inout [Action]) {
+        // The streak lasts until a success, also while nothing is queued: the receiver was
+        // failing when last tried, and its contacts keep hearing so every resend interval.
         if var streak, phase != .stopped {
             if now - streak.lastSummary >= Self.summaryInterval {
                 streak.lastSummary = now

@@ -19,4 +19,5 @@ public enum MessageID: String, CaseIterable, Sendable {
     case eventsDiscarded = "d10625f63c68417882f429284e8a2cf3"
     case emailDropped = "12c284dece204afdb0bbea955f93b0f5"
     case addressRefused = "3adf6f2e7ee845ff80258e2ec5b15e6f"
+    case eventRefused = "ddd657ca010043b4b4c7c8278b6b379d"
 }

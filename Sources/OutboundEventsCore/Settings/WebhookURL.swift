@@ -196,6 +196,50 @@ public enum URLRedaction {
     }
 }
 
+extension URLRedaction {
+    /// The parts of `url` its redacted form hides: the userinfo (and its user and password),
+    /// every path segment after the first, every query value. For scrubbing text a peer sends
+    /// back (an error page that echoes the request's path), where the URL is not a URL any more.
+    public static func secrets(of url: String) -> [String] {
+        var rest = Substring(url)
+        if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
+        var parts: [Substring] = []
+        if let schemeEnd = rest.firstRange(of: "://") {
+            rest = rest[schemeEnd.upperBound...]
+            let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+            let authority = rest[..<authorityEnd]
+            if let at = authority.lastIndex(of: "@") {
+                let userInfo = authority[..<at]
+                parts.append(userInfo)
+                parts += userInfo.split(separator: ":", maxSplits: 1)
+            }
+            rest = rest[authorityEnd...]
+        }
+        let queryStart = rest.firstIndex(of: "?") ?? rest.endIndex
+        parts += rest[..<queryStart].split(separator: "/").dropFirst()
+        if queryStart < rest.endIndex {
+            for parameter in rest[rest.index(after: queryStart)...].split(separator: "&") {
+                if let equals = parameter.firstIndex(of: "=") {
+                    parts.append(parameter[parameter.index(after: equals)...])
+                } else {
+                    parts.append(parameter)
+                }
+            }
+        }
+        // Longest first, so a part is never left half shown by a shorter one inside it.
+        return parts.filter { $0.count >= 3 }.map(String.init).sorted { $0.count > $1.count }
+    }
+
+    /// `text` with every occurrence of `secrets` replaced by `***`.
+    public static func scrub(_ text: String, secrets: [String]) -> String {
+        var out = text
+        for secret in secrets {
+            while let range = out.firstRange(of: secret) { out.replaceSubrange(range, with: "***") }
+        }
+        return out
+    }
+}
+
 /// A secret setting (`signing_secret`, `smtp.password`): its only printable form is `***`, so
 /// it cannot reach a log line, a status document or an error by accident. The bytes are read
 /// only where they are used (an HMAC key, libcurl's password option).

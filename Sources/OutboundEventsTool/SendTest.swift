@@ -26,6 +26,7 @@ struct SendTest: ParsableCommand {
     )
 
     @Argument(help: "The recipient URL (http:// or https://), or mailto:ADDRESS for a test email.") var url: String
+    @Argument(help: "A settings file, as --settings.") var file: String?
     @Option(name: .customLong("ca-file"), help: "PEM file of the CA to trust instead of the system store.") var caFile: String?
     @Option(help: "The event to send.") var event = "support_conference_begin"
     @Option(name: .customLong("signing-secret"), help: "Sign as with signing_secret (whsec_<base64> or text; up to three, separated by spaces).") var signingSecret: String?
@@ -40,7 +41,7 @@ struct SendTest: ParsableCommand {
     /// The agent settings of --settings, if given, with --proxy on top.
     func agentSettings() throws -> AgentSettings {
         var settings = AgentSettings()
-        if let settingsFile {
+        if let settingsFile = settingsFile ?? file {
             do {
                 let (file, problems) = try SettingsFileSupport.load(settingsFile)
                 let all = problems + SettingsFileSupport.check(file, now: SystemClock().unixSeconds())

@@ -19,6 +19,11 @@ scratch=.build/fuzz
 swift build --scratch-path "$scratch" --target OutboundEvents -Xswiftc -sanitize=fuzzer,address \
     -Xcc -fsanitize=fuzzer-no-link,address >/dev/null
 modules="$scratch/debug/Modules"
+# The objects of a module's current sources only: a file renamed or removed since an earlier
+# build leaves its object behind in the scratch folder.
+objects() {
+    find "Sources/$1" -name '*.swift' -printf '%f\n' | sed "s|^|$scratch/debug/$1.build/|; s|\$|.o|"
+}
 mkdir -p "$scratch/fuzzers" fuzz/crashes
 report="$scratch/fuzzers/report.txt"
 : > "$report"
@@ -26,7 +31,7 @@ for target in "${targets[@]}"; do
     binary="$scratch/fuzzers/$target"
     extra=()
     if [ "$target" = ca_pem ]; then
-        extra=("$scratch"/debug/TLSMaterial.build/*.swift.o "$scratch/debug/CShims.build/shims.c.o"
+        extra=($(objects TLSMaterial) "$scratch/debug/CShims.build/shims.c.o"
                -Xcc -fmodule-map-file=Sources/COpenSSL/module.modulemap
                -Xcc -fmodule-map-file="$scratch/debug/CShims.build/module.modulemap" -Xcc -I -Xcc Sources/CShims/include
                -lssl -lcrypto -lcurl)
@@ -35,7 +40,7 @@ for target in "${targets[@]}"; do
     if [ "$target" = abi ]; then
         extra=()
         for module in OutboundEvents OutboundEventsAgent Transfers TLSMaterial Journal Spool; do
-            extra+=("$scratch"/debug/$module.build/*.swift.o)
+            extra+=($(objects "$module"))
         done
         extra+=("$scratch/debug/CShims.build/shims.c.o"
                 -Xcc -fmodule-map-file=Sources/COpenSSL/module.modulemap -Xcc -fmodule-map-file=Sources/CCurl/module.modulemap
@@ -48,7 +53,7 @@ for target in "${targets[@]}"; do
     fi
     rm -f "$binary"
     if ! swiftc -sanitize=fuzzer,address -parse-as-library -swift-version 6 -I "$modules" "fuzz/Targets/$target.swift" \
-        "$scratch"/debug/OutboundEventsCore.build/*.swift.o "${extra[@]}" -o "$binary" > "$scratch/fuzzers/$target.build.log" 2>&1; then
+        $(objects OutboundEventsCore) "${extra[@]}" -o "$binary" > "$scratch/fuzzers/$target.build.log" 2>&1; then
         grep -v "Cannot export local symbol" "$scratch/fuzzers/$target.build.log"
         echo "fuzz target $target does not build"
         exit 1

@@ -79,6 +79,15 @@ struct WebhookURLTests {
         }
     }
 
+    @Test("text a peer sends back is scrubbed of the URL's secrets, whatever they are")
+    func scrub() {
+        let secrets = URLRedaction.secrets(of: "https://u:pw-123@h.example/hook/T000/***/XXXX?token=abc&x=***")
+        #expect(secrets.contains("T000") && secrets.contains("XXXX") && secrets.contains("abc") && secrets.contains("u:pw-123"))
+        #expect(URLRedaction.scrub("no route for /hook/T000/***/XXXX?token=abc", secrets: secrets)
+                == "no route for /hook/***/***/***?token=***")
+        #expect(URLRedaction.scrub("aaaa", secrets: ["aa", ""]) == "******")
+    }
+
     @Test("a secret's only printable form is ***")
     func secret() {
         let secret = Secret("hunter2")

@@ -230,11 +230,20 @@ extension URLRedaction {
         return parts.filter { $0.count >= 3 }.map(String.init).sorted { $0.count > $1.count }
     }
 
-    /// `text` with every occurrence of `secrets` replaced by `***`.
+    /// `text` with every occurrence of `secrets` replaced by `***`. Each pass searches only
+    /// after its last replacement, so a secret that `***` contains cannot loop.
     public static func scrub(_ text: String, secrets: [String]) -> String {
         var out = text
-        for secret in secrets {
-            while let range = out.firstRange(of: secret) { out.replaceSubrange(range, with: "***") }
+        for secret in secrets where !secret.isEmpty {
+            var result = ""
+            var rest = Substring(out)
+            while let range = rest.firstRange(of: secret) {
+                result += rest[..<range.lowerBound]
+                result += "***"
+                rest = rest[range.upperBound...]
+            }
+            result += rest
+            out = result
         }
         return out
     }

@@ -32,6 +32,9 @@ public struct CACertificate: Sendable, Equatable {
         var first: (subject: String, notAfter: String)?
         for (index, block) in blocks.enumerated() {
             let which = blocks.count == 1 ? "the certificate" : "certificate \(index + 1) of \(blocks.count)"
+            guard !block.label.isEmpty else {
+                throw ConfigError(.tls, "\(key): \(which) has a malformed -----BEGIN line (it is not shown)")
+            }
             guard Self.certificateLabels.contains(block.label) else {
                 throw ConfigError(.tls, "\(key): \(which) is a \(Values.quote(String(block.label))) PEM block, not a certificate (a CA setting holds certificates only)")
             }
@@ -53,7 +56,15 @@ public struct CACertificate: Sendable, Equatable {
         var rest = Substring(text)
         while let start = rest.firstRange(of: "-----BEGIN ") {
             let afterBegin = rest[start.upperBound...]
-            guard let labelEnd = afterBegin.firstRange(of: "-----") else { break }
+            // The label is on the BEGIN line: 1 to 40 capitals, digits and blanks. Anything else
+            // (a line mangled in copying) is reported without being shown: it may be key text.
+            guard let labelEnd = afterBegin.firstRange(of: "-----"),
+                  (1...40).contains(afterBegin.distance(from: afterBegin.startIndex, to: labelEnd.lowerBound)),
+                  afterBegin[..<labelEnd.lowerBound].allSatisfy({ ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || $0 == " " })
+            else {
+                blocks.append(("", nil))
+                break
+            }
             let label = afterBegin[..<labelEnd.lowerBound]
             let body = afterBegin[labelEnd.upperBound...]
             guard let stop = body.firstRange(of: "-----END \(label)-----") else {

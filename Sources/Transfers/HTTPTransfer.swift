@@ -117,7 +117,8 @@ final class HTTPTransfer: Transfer {
     }
 
     func received(_ data: UnsafeRawBufferPointer) -> Int {
-        if responseStart.count < 200 { responseStart.append(contentsOf: data.prefix(200 - responseStart.count)) }
+        // Kept well past what a message shows, so that secrets are scrubbed whole before it is cut.
+        if responseStart.count < 1024 { responseStart.append(contentsOf: data.prefix(1024 - responseStart.count)) }
         responseBytes += data.count
         return responseBytes > Self.responseLimit ? 0 : data.count
     }
@@ -184,7 +185,8 @@ final class HTTPTransfer: Transfer {
             } ?? ": redirect not followed")
         }
         // An error page may echo the request's path or query: the URL's secrets are scrubbed.
-        let snippet = URLRedaction.scrub(Self.printable(responseStart, limit: 120), secrets: secrets)
+        let scrubbed = URLRedaction.scrub(Self.printable(responseStart, limit: 1024), secrets: secrets)
+        let snippet = scrubbed.unicodeScalars.count > 120 ? String(String.UnicodeScalarView(scrubbed.unicodeScalars.prefix(120))) + "…" : scrubbed
         return URLRedaction.scrub(snippet.isEmpty ? text : text + ": " + snippet, secrets: secrets)
     }
 }

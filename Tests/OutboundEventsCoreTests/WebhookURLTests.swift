@@ -86,6 +86,9 @@ struct WebhookURLTests {
         #expect(URLRedaction.scrub("no route for /hook/T000/***/XXXX?token=abc", secrets: secrets)
                 == "no route for /hook/***/***/***?token=***")
         #expect(URLRedaction.scrub("aaaa", secrets: ["aa", ""]) == "******")
+        // A peer may echo the path percent-decoded.
+        let encoded = URLRedaction.secrets(of: "https://h.example/a/sig%2Bpart%2F42")
+        #expect(URLRedaction.scrub("bad signature sig+part/42", secrets: encoded) == "bad signature ***")
     }
 
     @Test("a secret's only printable form is ***")

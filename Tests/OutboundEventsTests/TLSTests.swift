@@ -113,6 +113,8 @@ struct TLSTests {
              "certificate 2 of 2, the CA certificate CN=Expired CA, expired on"),
             (pki.caPEM + "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
              "certificate 2 of 2 is a \"PRIVATE KEY\" PEM block, not a certificate"),
+            (pki.caPEM + "-----BEGIN PRIVATE KEY----\nMIIsecretKEYtext\n-----END PRIVATE KEY-----\n",
+             "certificate 2 of 2 has a malformed -----BEGIN line (it is not shown)"),
         ]
         for (pem, reason) in cases {
             do {
@@ -121,6 +123,7 @@ struct TLSTests {
             } catch {
                 #expect(error.code == .tls)
                 #expect(error.message.contains(reason), "\(error.message)")
+                #expect(!error.message.contains("secretKEY"), "a mangled block is never shown")
             }
         }
         let bundle = try CACertificate("ca_certificate", pem: pki.otherCAPEM + pki.caPEM, now: SystemClock().unixSeconds())

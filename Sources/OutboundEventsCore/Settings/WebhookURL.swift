@@ -226,8 +226,31 @@ extension URLRedaction {
                 }
             }
         }
-        // Longest first, so a part is never left half shown by a shorter one inside it.
-        return parts.filter { $0.count >= 3 }.map(String.init).sorted { $0.count > $1.count }
+        // As sent and percent-decoded (a peer may echo either); longest first, so a part is
+        // never left half shown by a shorter one inside it.
+        var secrets = Set<String>()
+        for part in parts where part.count >= 3 {
+            secrets.insert(String(part))
+            if let decoded = percentDecoded(part), decoded.count >= 3 { secrets.insert(decoded) }
+        }
+        return secrets.sorted { $0.count != $1.count ? $0.count > $1.count : $0 < $1 }
+    }
+
+    /// `%XX` sequences (and `+`) decoded, when the text has any and the result is UTF-8.
+    static func percentDecoded(_ text: Substring) -> String? {
+        guard text.contains("%") || text.contains("+") else { return nil }
+        var bytes: [UInt8] = []
+        var utf8 = Array(text.utf8)[...]
+        while let byte = utf8.popFirst() {
+            if byte == UInt8(ascii: "%"), utf8.count >= 2,
+               let value = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16) {
+                bytes.append(value)
+                utf8 = utf8.dropFirst(2)
+            } else {
+                bytes.append(byte == UInt8(ascii: "+") ? 0x20 : byte)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
     }
 
     /// `text` with every occurrence of `secrets` replaced by `***`. Each pass searches only

@@ -400,20 +400,12 @@ public final class Agent: @unchecked Sendable {
         var timestamp: Int64?
         var skip = -1
         var hasExternalKey = false
-        // Names seen so far, as a 64-bit filter: only a name whose bit is already set is
-        // compared with the ones before it (a handful of names, almost never repeated).
-        var seen: UInt64 = 0
         var i = 0
         while i < variables.count {
             let key = variables.key(i)
             if let problem = Self.fieldProblem(key) {
                 return (.invalid, "variable \(i): \(problem)")
             }
-            let bit = Self.nameBit(key)
-            if seen & bit != 0, variables.firstIndex(of: key, before: i) != nil {
-                return (.invalid, "variable \(Values.quote(String(decoding: key, as: UTF8.self))) given twice")
-            }
-            seen |= bit
             if Self.equals(key, "timestamp") {
                 guard let parsed = Self.decimal(variables.value(i)) else {
                     return (.invalid, "variable timestamp: not decimal Unix seconds")
@@ -428,17 +420,17 @@ public final class Agent: @unchecked Sendable {
             i += 1
         }
         i = 0
-        seen = 0
         while i < customFields.count {
             if let problem = Self.fieldProblem(customFields.key(i)) {
                 return (.invalid, "custom field \(i): \(problem)")
             }
-            let bit = Self.nameBit(customFields.key(i))
-            if seen & bit != 0, customFields.firstIndex(of: customFields.key(i), before: i) != nil {
-                return (.invalid, "custom field \(Values.quote(String(decoding: customFields.key(i), as: UTF8.self))) given twice")
-            }
-            seen |= bit
             i += 1
+        }
+        if let repeated = variables.repeatedKey() {
+            return (.invalid, "variable \(Values.quote(String(decoding: variables.key(repeated), as: UTF8.self))) given twice")
+        }
+        if let repeated = customFields.repeatedKey() {
+            return (.invalid, "custom field \(Values.quote(String(decoding: customFields.key(repeated), as: UTF8.self))) given twice")
         }
         let stored = skip >= 0 ? variables.removing(skip) : variables
         guard let size = EventRecord.size(nameLength: name.count, variables: stored, customFields: customFields),
@@ -503,13 +495,6 @@ public final class Agent: @unchecked Sendable {
         if key.isEmpty { return "empty name" }
         if key.count > 255 { return "name longer than 255 bytes" }
         return nil
-    }
-
-    /// One of 64 bits for a (non-empty) name, from its length and its first and last bytes.
-    @inline(__always)
-    static func nameBit(_ key: UnsafeRawBufferPointer) -> UInt64 {
-        let mix = key.count &* 31 &+ Int(key[0]) &* 7 &+ Int(key[key.count - 1])
-        return 1 << UInt64(mix & 63)
     }
 
     static func equals(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {

@@ -133,13 +133,8 @@ extension Agent {
                                       "recipient \(Values.quote(recipient.name)) \(reason.rawValue): \(Self.count(count, "pending event")) discarded",
                                       fields: recipient.logFields))
                 }
-            case .log(.addressesRefused(let refused)):
-                for refusal in refused {
-                    logLater(refusedEntry(refusal, recipient: recipient.name,
-                                          what: "email for event \(recipient.currentEventName) \(recipient.currentEventID)"))
-                }
             case .log(let kind):
-                logLater(entry(kind, recipient: recipient, slot: slot))
+                for entry in entries(kind, recipient: recipient, slot: slot) { logLater(entry) }
             case .sendFailureAlert:
                 queueFailureAlert(recipient, slot: slot, now: now)
             case .sendRecoveryAlert(let failedFor, let failedAttempts, let dropped):
@@ -361,7 +356,12 @@ extension Agent {
     /// While mail waits for the relay, its own attempts (every retry interval) are the check:
     /// a relay that takes NOOP but refuses the mail is not OK.
     func relayCheckDue(_ now: Millis) -> Bool {
-        !closing && !relayCheckInFlight && applied[Self.relayCheckSlot] != nil && nextRelayCheck <= now && !mailWaiting()
+        relayCheckWaits && nextRelayCheck <= now
+    }
+
+    /// A relay check is armed: the relay is configured, and neither a check nor mail is on its way.
+    var relayCheckWaits: Bool {
+        !closing && !relayCheckInFlight && applied[Self.relayCheckSlot] != nil && !mailWaiting()
     }
 
     func mailWaiting() -> Bool {
@@ -439,9 +439,7 @@ extension Agent {
         if !alertInFlight && !alerts.isEmpty && applied[Self.alertSlot] != nil {
             wake = min(wake, alertNextAttempt - now)
         }
-        if !closing && !relayCheckInFlight && applied[Self.relayCheckSlot] != nil && !mailWaiting() {
-            wake = min(wake, nextRelayCheck - now)
-        }
+        if relayCheckWaits { wake = min(wake, nextRelayCheck - now) }
         if closing { wake = min(wake, closeDeadline - now) }
         return max(0, wake)
     }
@@ -478,8 +476,9 @@ extension Agent {
 
     // MARK: Log entries
 
-    /// The journal entry for something a recipient's machine reports.
-    func entry(_ kind: RecipientDelivery.LogKind, recipient: Recipient, slot: Int) -> LogEntry {
+    /// The journal entries for something a recipient's machine reports: one, or one per
+    /// refused address.
+    func entries(_ kind: RecipientDelivery.LogKind, recipient: Recipient, slot: Int) -> [LogEntry] {
         let name = Values.quote(recipient.name)
         let delivery = recipient.delivery
         switch kind {
@@ -487,29 +486,29 @@ extension Agent {
             let id: MessageID = result.failure == .tls ? .tlsVerificationFailed : .recipientFailing
             let what = result.failure == .tls && recipient.http != nil
                 ? "TLS with \(recipient.http?.url?.redacted ?? "") failed" : "failing"
-            return LogEntry(.warning, id,
+            return [LogEntry(.warning, id,
                             "recipient \(name) \(what): \(result.error) (event \(recipient.currentEventName) \(recipient.currentEventID), attempt \(delivery.attempts)); retrying every \(Self.duration(delivery.policy.retryInterval)), \(Self.count(queue.slots[slot].queued, "event")) queued",
-                            fields: eventFields(recipient, result: result))
+                            fields: eventFields(recipient, result: result))]
         case .stillFailing:
             let streak = delivery.streak
-            return LogEntry(.notice, .recipientStillFailing,
+            return [LogEntry(.notice, .recipientStillFailing,
                             "recipient \(name) still failing after \(Self.duration(clock.monotonic() - (streak?.since ?? 0))): \(Self.count(streak?.failedAttempts ?? 0, "failed attempt")), \(Self.count(queue.slots[slot].queued, "event")) queued, \(streak?.dropped ?? 0) dropped; last error: \(streak?.lastError ?? "")",
-                            fields: recipient.logFields + [("OE_ERROR", streak?.lastError ?? ""), ("OE_ATTEMPT", String(delivery.attempts))])
+                            fields: recipient.logFields + [("OE_ERROR", streak?.lastError ?? ""), ("OE_ATTEMPT", String(delivery.attempts))])]
         case .expired(let result, let attempts, let failingFor):
             var fields = eventFields(recipient, result: result)
             fields.removeAll { $0.name == "OE_ATTEMPT" }
             fields.append(("OE_ATTEMPT", String(attempts)))
-            return LogEntry(.warning, recipient.email != nil ? .emailDropped : .eventExpired,
+            return [LogEntry(.warning, recipient.email != nil ? .emailDropped : .eventExpired,
                             "recipient \(name) dropped event \(recipient.currentEventName) \(recipient.currentEventID) after \(Self.count(attempts, "attempt")) over \(Self.duration(failingFor)) (retry_duration \(Self.duration(delivery.policy.retryDuration))); last error: \(result.error)",
-                            fields: fields)
+                            fields: fields)]
         case .recovered(let after, let failedAttempts, let dropped):
-            return LogEntry(.notice, .recipientRecovered,
+            return [LogEntry(.notice, .recipientRecovered,
                             "recipient \(name) recovered after \(Self.duration(after)) and \(Self.count(failedAttempts, "failed attempt")) (\(Self.count(dropped, "event")) dropped meanwhile)",
                             fields: recipient.logFields + [("OE_EVENT", recipient.currentEventName), ("OE_EVENT_ID", recipient.currentEventID)]
-                                + (delivery.lastStatus.map { [(recipient.http != nil ? "OE_HTTP_STATUS" : "OE_SMTP_STATUS", String($0))] } ?? []))
+                                + (delivery.lastStatus.map { [(recipient.http != nil ? "OE_HTTP_STATUS" : "OE_SMTP_STATUS", String($0))] } ?? []))]
         case .addressesRefused(let refused):
-            return refusedEntry(refused[0], recipient: recipient.name,
-                                what: "email for event \(recipient.currentEventName) \(recipient.currentEventID)")
+            return refused.map { refusedEntry($0, recipient: recipient.name,
+                                               what: "email for event \(recipient.currentEventName) \(recipient.currentEventID)") }
         }
     }
 

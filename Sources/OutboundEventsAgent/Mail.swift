@@ -17,9 +17,12 @@ extension Agent {
     static let maxPendingAlerts = 100
 
     /// The envelope sender: `smtp.from`, or outbound-events at this host.
-    var mailFrom: String {
-        if !settings.smtp.from.isEmpty { return settings.smtp.from }
-        let host = Self.hostName()
+    var mailFrom: String { Self.sender(settings.smtp) }
+
+    /// `smtp.from`, or outbound-events at this host (for the tool's test email too).
+    public static func sender(_ smtp: SMTPSettings) -> String {
+        if !smtp.from.isEmpty { return smtp.from }
+        let host = hostName()
         return "outbound-events@\(host.isEmpty ? "localhost" : host)"
     }
 

@@ -164,9 +164,8 @@ struct SendTest: ParsableCommand {
                 throw ExitCode(1)
             }
         }
-        let host = Agent.hostName()
-        let from = smtp.from.isEmpty ? "outbound-events@\(host.isEmpty ? "localhost" : host)" : smtp.from
-        let applianceID = settings.applianceID.isEmpty ? host : settings.applianceID
+        let from = Agent.sender(smtp)
+        let applianceID = settings.applianceID.isEmpty ? Agent.hostName() : settings.applianceID
         let message = MailMessage(from: from, to: [address], subject: "Outbound events: test email from \(applianceID)",
                                   body: "This is a test email from the outbound events agent of appliance \(applianceID), sent with outbound-events send-test.\nIf it reached you, the appliance's SMTP relay settings work.\n",
                                   date: now, messageID: "send-test-\(now)@\(Agent.domain(of: from))")

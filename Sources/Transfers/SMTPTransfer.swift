@@ -66,11 +66,7 @@ final class SMTPTransfer: Transfer {
         guard let easy else { return }
         message = mail.message
         readOffset = 0
-        lastReply = []
-        lastRefusal = []
-        pendingRecipient = nil
-        refused = []
-        errorBuffer[0] = 0
+        forgetReplies()
         curl_slist_free_all(recipientList)
         recipientList = nil
         for address in mail.recipients { recipientList = curl_slist_append(recipientList, "<\(address)>") }
@@ -83,17 +79,22 @@ final class SMTPTransfer: Transfer {
     /// 250 by any relay), then QUIT, as the connection is not kept.
     func prepareCheck() {
         guard let easy else { return }
-        lastReply = []
-        lastRefusal = []
-        pendingRecipient = nil
-        refused = []
-        errorBuffer[0] = 0
+        forgetReplies()
         cshims_curl_easy_setopt_long(easy, CURLOPT_UPLOAD, 0)
         cshims_curl_easy_setopt_pointer(easy, CURLOPT_MAIL_RCPT, nil)
         "NOOP".withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_CUSTOMREQUEST, $0) }
         cshims_curl_easy_setopt_long(easy, CURLOPT_FORBID_REUSE, 1)
         // libcurl hands a command's reply to the write callback: it is not ours to print.
         cshims_curl_easy_setopt_callback(easy, CURLOPT_WRITEFUNCTION, { _, size, count, _ in size * count })
+    }
+
+    /// What the last transfer heard from the relay, forgotten before the next.
+    func forgetReplies() {
+        lastReply = []
+        lastRefusal = []
+        pendingRecipient = nil
+        refused = []
+        errorBuffer[0] = 0
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {

@@ -22,8 +22,24 @@ public struct Fields {
     @inline(__always) public func key(_ index: Int) -> UnsafeRawBufferPointer { spans[index].key }
     @inline(__always) public func value(_ index: Int) -> UnsafeRawBufferPointer { spans[index].value }
 
-    /// The first field before `end` whose key is `key` (a duplicate name check without
-    /// allocating: events carry a handful of fields).
+    /// The first field whose key an earlier field has too, nil when every key is different.
+    /// Keys seen so far go into a 64-bit filter; only a key whose bit is already set is
+    /// compared with the ones before it. Allocates nothing.
+    public func repeatedKey() -> Int? {
+        var seen: UInt64 = 0
+        var i = 0
+        while i < count {
+            let key = spans[i].key
+            let mix = key.isEmpty ? 0 : key.count &* 31 &+ Int(key[0]) &* 7 &+ Int(key[key.count - 1])
+            let bit: UInt64 = 1 << UInt64(mix & 63)
+            if seen & bit != 0, firstIndex(of: key, before: i) != nil { return i }
+            seen |= bit
+            i += 1
+        }
+        return nil
+    }
+
+    /// The first field before `end` whose key is `key`.
     public func firstIndex(of key: UnsafeRawBufferPointer, before end: Int) -> Int? {
         let count = key.count
         var i = 0

@@ -133,8 +133,8 @@ public struct ProxyURL: Equatable, Sendable, CustomStringConvertible {
             throw .invalid(key, "the proxy must be an http:// URL (HTTPS recipients still go through it end to end, by CONNECT)")
         }
         guard let port = url.explicitPort else { throw .invalid(key, "give the proxy's port (http://host:port)") }
-        let afterAuthority = text[text.firstRange(of: "://")!.upperBound...].drop { $0 != "/" && $0 != "?" }
-        guard afterAuthority.isEmpty || afterAuthority == "/" else {
+        let parts = URLRedaction.Parts(text)
+        guard parts.path.isEmpty || parts.path == "/", parts.query == nil else {
             throw .invalid(key, "a proxy URL has no path or query (write http://[user:password@]host:port)")
         }
         unredactedText = text
@@ -148,34 +148,56 @@ public struct ProxyURL: Equatable, Sendable, CustomStringConvertible {
 /// Works on any text, valid URL or not (a redirect's `Location`, a proxy address), and never
 /// shows more than those parts.
 public enum URLRedaction {
-    public static func redact(_ text: String) -> String {
-        var rest = Substring(text)
-        if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
-        var out = ""
-        if let schemeEnd = rest.firstRange(of: "://"),
-           rest[..<schemeEnd.lowerBound].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) }) {
-            out += rest[..<schemeEnd.upperBound]
-            rest = rest[schemeEnd.upperBound...]
-            let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-            var authority = rest[..<authorityEnd]
-            if let at = authority.lastIndex(of: "@") {
-                out += "***@"
-                authority = authority[authority.index(after: at)...]
+    /// A URL-like text cut into the pieces redaction treats differently, without validating
+    /// anything: the fragment is dropped, and without a `scheme://` all of it is path.
+    struct Parts {
+        /// "https://", when the text starts with a scheme.
+        var scheme: Substring?
+        var userInfo: Substring?
+        /// The authority after any userinfo: host and port.
+        var host: Substring = ""
+        var path: Substring
+        /// After the "?", without it.
+        var query: Substring?
+
+        init(_ text: String) {
+            var rest = Substring(text)
+            if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
+            if let schemeEnd = rest.firstRange(of: "://"),
+               rest[..<schemeEnd.lowerBound].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) }) {
+                scheme = rest[..<schemeEnd.upperBound]
+                rest = rest[schemeEnd.upperBound...]
+                let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+                host = rest[..<authorityEnd]
+                if let at = host.lastIndex(of: "@") {
+                    userInfo = host[..<at]
+                    host = host[host.index(after: at)...]
+                }
+                rest = rest[authorityEnd...]
             }
-            out += authority
-            rest = rest[authorityEnd...]
+            let queryStart = rest.firstIndex(of: "?") ?? rest.endIndex
+            path = rest[..<queryStart]
+            if queryStart < rest.endIndex { query = rest[rest.index(after: queryStart)...] }
         }
-        let queryStart = rest.firstIndex(of: "?") ?? rest.endIndex
-        let path = rest[..<queryStart]
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        if path.hasPrefix("/") {
+    }
+
+    public static func redact(_ text: String) -> String {
+        let parts = Parts(text)
+        var out = ""
+        if let scheme = parts.scheme {
+            out += scheme
+            if parts.userInfo != nil { out += "***@" }
+            out += parts.host
+        }
+        let segments = parts.path.split(separator: "/", omittingEmptySubsequences: false)
+        if parts.path.hasPrefix("/") {
             // segments[0] is the empty text before the leading "/".
             out += "/"
             if segments.count > 1 {
                 out += segments[1]
                 if segments.count > 2 { out += segments.dropFirst(2).allSatisfy(\.isEmpty) && segments.count == 3 ? "/" : "/…" }
             }
-        } else if !path.isEmpty {
+        } else if !parts.path.isEmpty {
             // No scheme: the first segment may still be "user:password@host".
             var first = segments[0]
             if let at = first.lastIndex(of: "@") {
@@ -184,8 +206,7 @@ public enum URLRedaction {
             }
             out += segments.count > 1 ? "\(first)/…" : first
         }
-        if queryStart < rest.endIndex {
-            let query = rest[rest.index(after: queryStart)...]
+        if let query = parts.query {
             let parameters = query.split(separator: "&", omittingEmptySubsequences: false).map { parameter in
                 guard let equals = parameter.firstIndex(of: "=") else { return parameter.isEmpty ? "" : "***" }
                 return parameter[..<equals] + "=***"
@@ -201,29 +222,18 @@ extension URLRedaction {
     /// every path segment after the first, every query value. For scrubbing text a peer sends
     /// back (an error page that echoes the request's path), where the URL is not a URL any more.
     public static func secrets(of url: String) -> [String] {
-        var rest = Substring(url)
-        if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
+        let url = Parts(url)
         var parts: [Substring] = []
-        if let schemeEnd = rest.firstRange(of: "://") {
-            rest = rest[schemeEnd.upperBound...]
-            let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-            let authority = rest[..<authorityEnd]
-            if let at = authority.lastIndex(of: "@") {
-                let userInfo = authority[..<at]
-                parts.append(userInfo)
-                parts += userInfo.split(separator: ":", maxSplits: 1)
-            }
-            rest = rest[authorityEnd...]
+        if let userInfo = url.userInfo {
+            parts.append(userInfo)
+            parts += userInfo.split(separator: ":", maxSplits: 1)
         }
-        let queryStart = rest.firstIndex(of: "?") ?? rest.endIndex
-        parts += rest[..<queryStart].split(separator: "/").dropFirst()
-        if queryStart < rest.endIndex {
-            for parameter in rest[rest.index(after: queryStart)...].split(separator: "&") {
-                if let equals = parameter.firstIndex(of: "=") {
-                    parts.append(parameter[parameter.index(after: equals)...])
-                } else {
-                    parts.append(parameter)
-                }
+        parts += url.path.split(separator: "/").dropFirst()
+        for parameter in url.query?.split(separator: "&") ?? [] {
+            if let equals = parameter.firstIndex(of: "=") {
+                parts.append(parameter[parameter.index(after: equals)...])
+            } else {
+                parts.append(parameter)
             }
         }
         // As sent and percent-decoded (a peer may echo either); longest first, so a part is

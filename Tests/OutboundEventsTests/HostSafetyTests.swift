@@ -151,6 +151,21 @@ struct HostSafetyTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).contains { $0.hasPrefix("queue.corrupt-") })
     }
 
+    @Test("a stored position whose recipient name is damaged cannot be restored, and the journal says so")
+    func unrestorablePosition() throws {
+        let spool = temporaryDirectory("unrestorable").path + "/queue"
+        let create = try runChild(hostChild, [spool, "1MiB", "5", "10"])
+        #expect(create.exitedNormally && create.out.hasPrefix("emitted 5 0"), "\(create.line)")
+        // Slot 0 ("dead") keeps its active flag, but its name length says 0 bytes.
+        let handle = try #require(FileHandle(forUpdatingAtPath: spool))
+        try handle.seek(toOffset: 64 + 10)
+        try handle.write(contentsOf: Data([0, 0]))
+        try handle.close()
+        let end = try runChild(hostChild, [spool, "1MiB", "0", "0"])
+        #expect(end.exitedNormally, "\(end.line)")
+        #expect(end.err.contains("the stored position of slot 0 cannot be restored"), "\(end.line)")
+    }
+
     @Test("oe_agent_close returns within shutdown_timeout + 1 s while a TLS handshake hangs")
     func closeWhileHandshakeHangs() throws {
         let silent = try SilentListener()

@@ -88,17 +88,25 @@ struct TLSTests {
             (pki.leafPEM, "is not a CA certificate"),
             (pki.expiredCAPEM, "expired on"),
         ]
-        for (pem, reason) in cases {
-            do {
-                try live.put("r", [("url", "https://localhost/"), ("ca_certificate", pem)])
-                Issue.record("accepted: \(reason)")
-            } catch {
-                #expect(error.code == .tls)
-                #expect(error.message.hasPrefix("ca_certificate: ") && error.message.contains(reason), "\(error.message)")
-            }
+        for (error, reason) in zip(refusals(live, cases), cases.map(\.1)) {
+            #expect(error.code == .tls)
+            #expect(error.message.hasPrefix("ca_certificate: ") && error.message.contains(reason), "\(error.message)")
         }
         #expect(live.log.entries(.caCertificateRejected).count == cases.count)
         #expect((try statusObject(live.agent)["recipients"] as! [Any]).isEmpty)
+    }
+
+    /// Puts a recipient with each case's CA setting; each must be refused. The errors, in order.
+    func refusals(_ live: LiveAgent, _ cases: [(String, String)]) -> [ConfigError] {
+        cases.compactMap { (pem, reason) -> ConfigError? in
+            do throws(ConfigError) {
+                try live.put("r", [("url", "https://localhost/"), ("ca_certificate", pem)])
+                Issue.record("accepted: \(reason)")
+                return nil
+            } catch {
+                return error
+            }
+        }
     }
 
     @Test("a CA setting with several certificates: each is checked, and the error names which one fails")
@@ -116,15 +124,10 @@ struct TLSTests {
             (pki.caPEM + "-----BEGIN PRIVATE KEY----\nMIIsecretKEYtext\n-----END PRIVATE KEY-----\n",
              "certificate 2 of 2 has a malformed -----BEGIN line (it is not shown)"),
         ]
-        for (pem, reason) in cases {
-            do {
-                try live.put("r", [("url", "https://localhost/"), ("ca_certificate", pem)])
-                Issue.record("accepted: \(reason)")
-            } catch {
-                #expect(error.code == .tls)
-                #expect(error.message.contains(reason), "\(error.message)")
-                #expect(!error.message.contains("secretKEY"), "a mangled block is never shown")
-            }
+        for (error, reason) in zip(refusals(live, cases), cases.map(\.1)) {
+            #expect(error.code == .tls)
+            #expect(error.message.contains(reason), "\(error.message)")
+            #expect(!error.message.contains("secretKEY"), "a mangled block is never shown")
         }
         let bundle = try CACertificate("ca_certificate", pem: pki.otherCAPEM + pki.caPEM, now: SystemClock().unixSeconds())
         #expect(bundle.count == 2)

@@ -38,20 +38,24 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // Swift-friendly signatures for the C calls Swift cannot make directly (variadic, macros).
         .target(name: "CShims", dependencies: ["CCurl", "COpenSSL"]),
+        // The system headers the library uses (Embedded Swift has no Glibc module).
+        .target(name: "CSystem"),
 
         .target(name: "OutboundEventsCore", swiftSettings: fast),
+        // Locks over pthreads (Synchronization's Mutex is not in Embedded Swift).
+        .target(name: "Locking", dependencies: ["OutboundEventsCore", "CSystem"]),
 
-        .target(name: "Transfers", dependencies: ["OutboundEventsCore", "CCurl", "CShims"]),
-        .target(name: "TLSMaterial", dependencies: ["OutboundEventsCore", "COpenSSL", "CShims"]),
-        .target(name: "Journal", dependencies: ["OutboundEventsCore", "CSystemd"]),
-        .target(name: "Spool", dependencies: ["OutboundEventsCore"]),
+        .target(name: "Transfers", dependencies: ["OutboundEventsCore", "CCurl", "CShims", "CSystem"]),
+        .target(name: "TLSMaterial", dependencies: ["OutboundEventsCore", "COpenSSL", "CShims", "CSystem"]),
+        .target(name: "Journal", dependencies: ["OutboundEventsCore", "CSystemd", "CSystem", "Locking"]),
+        .target(name: "Spool", dependencies: ["OutboundEventsCore", "CSystem"]),
 
         .target(
             name: "OutboundEventsAgent",
-            dependencies: ["OutboundEventsCore", "Transfers", "TLSMaterial", "Journal", "Spool"],
+            dependencies: ["OutboundEventsCore", "Transfers", "TLSMaterial", "Journal", "Spool", "CSystem", "Locking"],
             swiftSettings: fast
         ),
-        .target(name: "OutboundEvents", dependencies: ["COutboundEvents", "OutboundEventsAgent"], swiftSettings: fast),
+        .target(name: "OutboundEvents", dependencies: ["COutboundEvents", "OutboundEventsAgent", "CSystem"], swiftSettings: fast),
         // Only the shipped library links with these flags; tests link OutboundEvents directly.
         .target(
             name: "OutboundEventsLibrary",
@@ -70,10 +74,10 @@ let package = Package(
                 "OutboundEventsAgent", "COutboundEvents", "Transfers", "TLSMaterial",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            // ArgumentParser brings FoundationEssentials; linked statically, it needs its two
-            // helper libraries named.
+            // ArgumentParser brings FoundationEssentials; linked statically, it needs its helper
+            // libraries and Synchronization named.
             linkerSettings: [.unsafeFlags([
-                "-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims",
+                "-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization",
                 "-Xlinker", "-z", "-Xlinker", "relro", "-Xlinker", "-z", "-Xlinker", "now",
             ])]
         ),

@@ -24,6 +24,9 @@ modules="$scratch/debug/Modules"
 objects() {
     find "Sources/$1" -name '*.swift' -printf '%f\n' | sed "s|^|$scratch/debug/$1.build/|; s|\$|.o|"
 }
+# CSystem, the C module over the system headers, for the targets beyond the core.
+system=("$scratch/debug/CSystem.build/csystem.c.o" -Xcc -fmodule-map-file="$scratch/debug/CSystem.build/module.modulemap"
+        -Xcc -I -Xcc Sources/CSystem/include)
 mkdir -p "$scratch/fuzzers" fuzz/crashes
 report="$scratch/fuzzers/report.txt"
 : > "$report"
@@ -31,7 +34,7 @@ for target in "${targets[@]}"; do
     binary="$scratch/fuzzers/$target"
     extra=()
     if [ "$target" = ca_pem ]; then
-        extra=($(objects TLSMaterial) "$scratch/debug/CShims.build/shims.c.o"
+        extra=($(objects TLSMaterial) "$scratch/debug/CShims.build/shims.c.o" "${system[@]}"
                -Xcc -fmodule-map-file=Sources/COpenSSL/module.modulemap
                -Xcc -fmodule-map-file="$scratch/debug/CShims.build/module.modulemap" -Xcc -I -Xcc Sources/CShims/include
                -lssl -lcrypto -lcurl)
@@ -39,10 +42,10 @@ for target in "${targets[@]}"; do
     run=()
     if [ "$target" = abi ]; then
         extra=()
-        for module in OutboundEvents OutboundEventsAgent Transfers TLSMaterial Journal Spool; do
+        for module in OutboundEvents OutboundEventsAgent Transfers TLSMaterial Journal Spool Locking; do
             extra+=($(objects "$module"))
         done
-        extra+=("$scratch/debug/CShims.build/shims.c.o"
+        extra+=("$scratch/debug/CShims.build/shims.c.o" "${system[@]}"
                 -Xcc -fmodule-map-file=Sources/COpenSSL/module.modulemap -Xcc -fmodule-map-file=Sources/CCurl/module.modulemap
                 -Xcc -fmodule-map-file="$scratch/debug/CShims.build/module.modulemap" -Xcc -I -Xcc Sources/CShims/include
                 -Xcc -fmodule-map-file="$scratch/debug/COutboundEvents.build/module.modulemap" -Xcc -I -Xcc include

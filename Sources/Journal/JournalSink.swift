@@ -1,7 +1,7 @@
 import CSystemd
-import Glibc
+import CSystem
 import OutboundEventsCore
-import Synchronization
+import Locking
 
 /// Writes entries to journald with `sd_journal_sendv`: MESSAGE, PRIORITY, SYSLOG_IDENTIFIER,
 /// MESSAGE_ID, CODE_FILE/LINE/FUNC and the entry's `OE_*` fields.
@@ -39,7 +39,7 @@ public final class JournalSink: LogSink {
 /// The same content as one readable line per entry on standard error, for development.
 public final class StderrSink: LogSink {
     let identifier: String
-    let lock = Mutex(())
+    let lock = Locked(())
 
     public init(identifier: String) { self.identifier = identifier }
 
@@ -55,8 +55,8 @@ public final class StderrSink: LogSink {
             bytes.withUnsafeMutableBytes { buffer in
                 var offset = 0
                 while offset < buffer.count {
-                    let written = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
-                    if written <= 0 { if written < 0 && errno == EINTR { continue } else { return } }
+                    let written = CSystem.write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written <= 0 { if written < 0 && csystem_errno() == EINTR { continue } else { return } }
                     offset += written
                 }
             }

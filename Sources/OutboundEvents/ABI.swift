@@ -1,5 +1,5 @@
 import COutboundEvents
-import Glibc
+import CSystem
 import OutboundEventsAgent
 import OutboundEventsCore
 

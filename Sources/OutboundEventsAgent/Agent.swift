@@ -1,9 +1,9 @@
-import Glibc
+import CSystem
 import Transfers
 import Journal
 import OutboundEventsCore
 import Spool
-import Synchronization
+import Locking
 import TLSMaterial
 
 /// What an agent is built with besides its settings. Tests inject a manual clock, a fake
@@ -45,7 +45,7 @@ public final class Agent: @unchecked Sendable {
     let clock: AgentClock
     let lock = ConditionLock()
     /// Where entries go; swapped when log settings change, read by any thread.
-    let sink: Mutex<any LogSink>
+    let sink: Locked<any LogSink>
 
     // Everything below is guarded by `lock`.
     var settings: AgentSettings
@@ -89,7 +89,7 @@ public final class Agent: @unchecked Sendable {
     /// whenever `smtp.*` change, so a former relay's error never shows for a new one.
     var smtpStatus = SMTPStatus.notChecked
     /// Emits refused since the last journal entry about one, and when that entry was written.
-    let refusedEmits = Mutex<(lastLogged: Millis?, suppressed: Int)>((nil, 0))
+    let refusedEmits = Locked<(lastLogged: Millis?, suppressed: Int)>((nil, 0))
     /// Entries made with the lock held, written once it is released (`locked`).
     var pendingLogs: [LogEntry] = []
     /// Reused by `drive` for a machine's actions, and the transfers a turn starts after
@@ -165,7 +165,7 @@ public final class Agent: @unchecked Sendable {
         maxEventSize = EventQueue.maximumEventSize(capacity: settings.queueCapacity)
         startedAt = clock.monotonic()
         wantMask = Array(repeating: 0, count: profile.events.count)
-        sink = Mutex(environment.log ?? Self.makeSink(settings))
+        sink = Locked(environment.log ?? Self.makeSink(settings))
 
         guard let transport = environment.makeTransport.map({ $0() }) ?? CurlTransport(slots: Self.transportSlots) else {
             throw ConfigError(.noMemory, "libcurl could not be initialised")

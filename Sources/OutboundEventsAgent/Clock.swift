@@ -1,15 +1,15 @@
-import Glibc
+import CSystem
 import OutboundEventsCore
-import Synchronization
+import Locking
 
 /// The agent's two clocks: a monotonic one for scheduling (never jumps) and the wall clock for
 /// event timestamps and failing-since times. Injected, so scheduling is tested without sleeping.
-public protocol AgentClock: Sendable {
+public protocol AgentClock: AnyObject, Sendable {
     func monotonic() -> Millis
     func unixSeconds() -> Int64
 }
 
-public struct SystemClock: AgentClock {
+public final class SystemClock: AgentClock {
     public init() {}
 
     public func monotonic() -> Millis {
@@ -23,10 +23,10 @@ public struct SystemClock: AgentClock {
 
 /// A clock that moves only when told to, for tests.
 public final class ManualClock: AgentClock {
-    let state: Mutex<(monotonic: Millis, unix: Int64)>
+    let state: Locked<(monotonic: Millis, unix: Int64)>
 
     public init(monotonic: Millis = 1_000_000, unix: Int64 = 1_795_000_000) {
-        state = Mutex((monotonic, unix))
+        state = Locked((monotonic, unix))
     }
 
     public func monotonic() -> Millis { state.withLock { $0.monotonic } }

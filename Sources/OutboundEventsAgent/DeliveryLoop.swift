@@ -1,5 +1,7 @@
-import Glibc
+import CSystem
+import Locking
 import OutboundEventsCore
+import Spool
 import TLSMaterial
 
 /// The delivery loop: one thread around one libcurl multi handle, carrying every recipient and

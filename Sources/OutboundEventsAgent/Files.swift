@@ -1,19 +1,19 @@
-import Glibc
+import CSystem
 import OutboundEventsCore
 
 /// The few file operations the agent needs, with errors that name the path and the reason.
 enum Files {
     /// Reads a whole text file (a firmware profile, a settings file): at most 1 MiB.
     static func readText(_ path: String, key: String) throws(ConfigError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = csystem_open(path, O_RDONLY | O_CLOEXEC, 0)
         guard fd >= 0 else { throw ConfigError(.io, "\(key): cannot open \(path): \(errorText())") }
-        defer { Glibc.close(fd) }
+        defer { CSystem.close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 {
-                if errno == EINTR { continue }
+                if csystem_errno() == EINTR { continue }
                 throw ConfigError(.io, "\(key): cannot read \(path): \(errorText())")
             }
             if count == 0 { break }
@@ -27,7 +27,7 @@ enum Files {
     @discardableResult
     static func writeAtomically(_ path: String, _ text: String) -> Bool {
         let temporary = path + ".tmp.\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = csystem_open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return false }
         var bytes = Array(text.utf8)
         var ok = true
@@ -35,12 +35,12 @@ enum Files {
             var offset = 0
             while offset < buffer.count {
                 let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 && errno == EINTR { continue }
+                if written < 0 && csystem_errno() == EINTR { continue }
                 guard written > 0 else { ok = false; return }
                 offset += written
             }
         }
-        Glibc.close(fd)
+        CSystem.close(fd)
         guard ok, rename(temporary, path) == 0 else {
             unlink(temporary)
             return false
@@ -48,7 +48,7 @@ enum Files {
         return true
     }
 
-    static func errorText(_ code: Int32 = errno) -> String {
+    static func errorText(_ code: Int32 = csystem_errno()) -> String {
         String(cString: strerror(code))
     }
 }

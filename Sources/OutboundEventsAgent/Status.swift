@@ -1,4 +1,5 @@
-import Glibc
+import CSystem
+import Locking
 import OutboundEventsCore
 
 /// The status document of SPEC section 3, for `oe_agent_status_json`, `status.path` and the

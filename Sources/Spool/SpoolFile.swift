@@ -1,4 +1,4 @@
-import Glibc
+import CSystem
 import OutboundEventsCore
 
 /// The crash-safe spool (`queue.spool`): the queue's ring and its header live in one file,
@@ -43,8 +43,8 @@ public final class SpoolFile {
             if !complete {
                 if let old { munmap(old.mapping, old.size) }
                 if let newMapping { munmap(newMapping, expected) }
-                if newFile >= 0 && newFile != file { Glibc.close(newFile) }
-                if file >= 0 { Glibc.close(file) }
+                if newFile >= 0 && newFile != file { CSystem.close(newFile) }
+                if file >= 0 { CSystem.close(file) }
             }
         }
         let size = Self.fileSize(file)
@@ -159,7 +159,7 @@ public final class SpoolFile {
             guard rename(building, path) == 0 else {
                 throw ConfigError(.io, "queue.spool: cannot replace \(path) with the rebuilt spool: \(Self.errorText())")
             }
-            Glibc.close(file)
+            CSystem.close(file)
             file = -1
         } else {
             header.initialize(capacity: capacity, instance: UInt64.random(in: 1...UInt64.max), nextSeq: 1, created: now)
@@ -189,7 +189,7 @@ public final class SpoolFile {
         guard fd >= 0 else { return }
         sync()
         munmap(mapping, mappedSize)
-        Glibc.close(fd)
+        CSystem.close(fd)
         fd = -1
     }
 
@@ -198,12 +198,12 @@ public final class SpoolFile {
     /// Opens (creating it if need be) and takes the file's exclusive lock: two agents on one
     /// spool would corrupt it.
     static func openLocked(_ path: String, truncate: Bool = false) throws(ConfigError) -> Int32 {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0o600)
+        let fd = csystem_open(path, O_RDWR | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0o600)
         guard fd >= 0 else { throw ConfigError(.io, "queue.spool: cannot open \(path): \(errorText())") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let busy = errno == EWOULDBLOCK
+            let busy = csystem_errno() == EWOULDBLOCK
             let reason = errorText()
-            Glibc.close(fd)
+            CSystem.close(fd)
             throw ConfigError(.io, busy ? "queue.spool: \(path) is in use by another agent" : "queue.spool: cannot lock \(path): \(reason)")
         }
         return fd
@@ -238,7 +238,7 @@ public final class SpoolFile {
 
     static func map(_ fd: Int32, size: Int, path: String) throws(ConfigError) -> UnsafeMutableRawPointer {
         let pointer = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-        guard let pointer, pointer != MAP_FAILED else {
+        guard let pointer, pointer != csystem_map_failed() else {
             throw ConfigError(.io, "queue.spool: cannot map \(size) bytes of \(path): \(errorText())")
         }
         return pointer
@@ -252,7 +252,7 @@ public final class SpoolFile {
         guard rename(path, aside) == 0 else {
             throw ConfigError(.io, "queue.spool: \(path) cannot be used (\(why)) and cannot be set aside: \(errorText())")
         }
-        Glibc.close(fd)
+        CSystem.close(fd)
         fd = -1
         fd = try openLocked(path)
         notes.append("spool \(path) cannot be used (\(why)); it was kept as \(aside) and a new spool started")
@@ -262,5 +262,5 @@ public final class SpoolFile {
         "spool \(path): the stored position of slot \(slot) cannot be restored (its recipient name is damaged); the events it still needed are not delivered to that recipient"
     }
 
-    static func errorText() -> String { String(cString: strerror(errno)) }
+    static func errorText() -> String { String(cString: strerror(csystem_errno())) }
 }

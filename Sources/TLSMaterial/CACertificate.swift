@@ -1,6 +1,6 @@
 import COpenSSL
 import CShims
-import Glibc
+import CSystem
 import OutboundEventsCore
 
 /// An uploaded CA setting: one PEM certificate or several (a chain or a bundle), checked with
@@ -54,11 +54,11 @@ public struct CACertificate: Sendable, Equatable {
     static func blocks(_ text: String) -> [(label: Substring, text: Substring?)] {
         var blocks: [(label: Substring, text: Substring?)] = []
         var rest = Substring(text)
-        while let start = rest.firstRange(of: "-----BEGIN ") {
+        while let start = rest.byteRange(of: "-----BEGIN ") {
             let afterBegin = rest[start.upperBound...]
             // The label is on the BEGIN line: 1 to 40 capitals, digits and blanks. Anything else
             // (a line mangled in copying) is reported without being shown: it may be key text.
-            guard let labelEnd = afterBegin.firstRange(of: "-----"),
+            guard let labelEnd = afterBegin.byteRange(of: "-----"),
                   (1...40).contains(afterBegin.distance(from: afterBegin.startIndex, to: labelEnd.lowerBound)),
                   afterBegin[..<labelEnd.lowerBound].allSatisfy({ ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || $0 == " " })
             else {
@@ -67,12 +67,12 @@ public struct CACertificate: Sendable, Equatable {
             }
             let label = afterBegin[..<labelEnd.lowerBound]
             let body = afterBegin[labelEnd.upperBound...]
-            guard let stop = body.firstRange(of: "-----END \(label)-----") else {
+            guard let stop = body.byteRange(of: "-----END \(label)-----") else {
                 blocks.append((label, nil))
                 break
             }
             // A BEGIN line before this END line: the earlier block lost its END.
-            if body[..<stop.lowerBound].contains("-----BEGIN ") {
+            if body[..<stop.lowerBound].byteRange(of: "-----BEGIN ") != nil {
                 blocks.append((label, nil))
                 break
             }
@@ -83,11 +83,14 @@ public struct CACertificate: Sendable, Equatable {
     }
 
     static func check(_ block: Substring, key: String, which: String, now: Int64) throws(ConfigError) -> (subject: String, notAfter: String) {
+        // A memory BIO that holds its own copy: a BIO_new_mem_buf over the array would point
+        // at bytes whose lifetime ends with the closure that lent them.
         let bytes = Array(block.utf8) + [0x0A]
-        guard let bio = bytes.withUnsafeBytes({ BIO_new_mem_buf($0.baseAddress, Int32($0.count)) }) else {
+        guard let bio = BIO_new(BIO_s_mem()) else { throw ConfigError(.noMemory, "\(key): out of memory") }
+        defer { BIO_free(bio) }
+        guard bytes.withUnsafeBytes({ BIO_write(bio, $0.baseAddress, Int32($0.count)) }) == Int32(bytes.count) else {
             throw ConfigError(.noMemory, "\(key): out of memory")
         }
-        defer { BIO_free(bio) }
         ERR_clear_error()
         // _AUX also reads TRUSTED CERTIFICATE blocks; plain and X509 ones as well.
         guard let certificate = PEM_read_bio_X509_AUX(bio, nil, nil, nil) else {

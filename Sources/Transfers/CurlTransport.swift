@@ -1,6 +1,6 @@
 import CCurl
 import CShims
-import Glibc
+import CSystem
 import OutboundEventsCore
 
 /// libcurl is initialised once per process, before the first handle (thread-safe via the

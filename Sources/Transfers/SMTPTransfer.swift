@@ -137,7 +137,7 @@ final class SMTPTransfer: Transfer {
         let text = Self.printable(Array(line), limit: 200)
         // libcurl's account of each TLS record is noise to a person; the outcome stays.
         let noise = ["TLS handshake", "TLS change cipher", "session ID", "completely uploaded", "imported CA"]
-        guard marker != "*" || !noise.contains(where: { text.contains($0) }) else { return }
+        guard marker != "*" || !noise.contains(where: { text.byteRange(of: $0) != nil }) else { return }
         record(marker, text)
     }
 

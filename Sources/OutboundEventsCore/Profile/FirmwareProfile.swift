@@ -26,7 +26,7 @@ public struct FirmwareProfile: Sendable, Equatable {
 
     /// The B Series profile built into the library.
     public static let bSeries: FirmwareProfile = {
-        do {
+        do throws(ConfigError) {
             return try FirmwareProfile(parsing: embeddedBSeriesText, source: "built-in B Series profile")
         } catch {
             fatalError("the built-in profile does not parse: \(error)")

@@ -105,8 +105,9 @@ public final class StringFields {
     }
 
     /// Calls `body` with the fields, which are valid only inside it.
-    public func withFields<R>(_ body: (Fields) throws -> R) rethrows -> R {
-        try withExtendedLifetime(self) { try body(Fields(UnsafeMutableBufferPointer(rebasing: storage[0..<count]))) }
+    public func withFields<R, E: Error>(_ body: (Fields) throws(E) -> R) throws(E) -> R {
+        defer { withExtendedLifetime(self) {} }
+        return try body(Fields(UnsafeMutableBufferPointer(rebasing: storage[0..<count])))
     }
 }
 

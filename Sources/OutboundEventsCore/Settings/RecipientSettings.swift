@@ -18,7 +18,7 @@ public struct EventSelection: Sendable, Equatable {
         for name in names {
             guard name != "all" else { throw .invalid(key, "all cannot be combined with event names") }
             guard let index = profile.index(of: name) else {
-                throw .invalid(key, "\(Values.quote(name)) is not an event of the \(profile.name) profile (events: \(profile.events.map(\.name).joined(separator: ", ")))")
+                throw .invalid(key, "\(Values.quote(name)) is not an event of the \(profile.name) profile (events: \(profile.events.map { $0.name }.joined(separator: ", ")))")
             }
             guard capable(profile.events[index]) else {
                 throw .invalid(key, "\(name) cannot be sent to \(kind) recipients")
@@ -85,7 +85,7 @@ public struct HTTPRecipientSettings: Sendable, Equatable {
     }
 
     init(profile: FirmwareProfile) {
-        events = EventSelection(wanted: profile.events.map(\.http), isAll: true)
+        events = EventSelection(wanted: profile.events.map { $0.http }, isAll: true)
     }
 
     mutating func set(_ key: String, _ value: String, profile: FirmwareProfile) throws(ConfigError) {
@@ -95,7 +95,7 @@ public struct HTTPRecipientSettings: Sendable, Equatable {
         case "ca_certificate": caCertificate = value
         case "send_custom_fields": sendCustomFields = try Values.boolean(key, value)
         case "events":
-            events = try EventSelection.parse(key, value, profile: profile, kind: "HTTP", capable: \.http)
+            events = try EventSelection.parse(key, value, profile: profile, kind: "HTTP", capable: { $0.http })
         case "retry_interval": retryInterval = try Values.positiveDuration(key, value)
         case "retry_duration": retryDuration = try Values.duration(key, value)
         case "email_contacts":
@@ -173,7 +173,7 @@ public struct EmailRecipientSettings: Sendable, Equatable {
     }
 
     init(profile: FirmwareProfile) {
-        events = EventSelection(wanted: profile.events.map(\.email), isAll: true)
+        events = EventSelection(wanted: profile.events.map { $0.email }, isAll: true)
         subject = try! Template("subject", Self.defaultSubject)
     }
 
@@ -183,7 +183,7 @@ public struct EmailRecipientSettings: Sendable, Equatable {
         case "enabled": enabled = try Values.boolean(key, value)
         case "require_external_key": requireExternalKey = try Values.boolean(key, value)
         case "events":
-            events = try EventSelection.parse(key, value, profile: profile, kind: "email", capable: \.email)
+            events = try EventSelection.parse(key, value, profile: profile, kind: "email", capable: { $0.email })
         case "subject": subject = try Template(key, value)
         case "body": body = value.isEmpty ? nil : try Template(key, value)
         case "retry_duration": retryDuration = try Values.duration(key, value)

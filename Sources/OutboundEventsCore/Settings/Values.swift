@@ -111,7 +111,7 @@ public enum Values {
         }
         let domain = bytes[(at + 1)...]
         guard domain.contains(0x2E), domain.first != 0x2E, domain.last != 0x2E,
-              !domain.split(separator: 0x2E, omittingEmptySubsequences: false).contains(where: \.isEmpty)
+              !domain.split(separator: 0x2E, omittingEmptySubsequences: false).contains(where: { $0.isEmpty })
         else {
             throw .invalid(key, "\(quote(address)) has no valid domain after the @")
         }

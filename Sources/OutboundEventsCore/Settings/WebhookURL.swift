@@ -32,7 +32,7 @@ public struct WebhookURL: Equatable, Sendable, CustomStringConvertible {
             let what = bytes[index] == 0x20 ? "a space" : bytes[index] < 0x20 || bytes[index] == 0x7F ? "a control character" : "a non-ASCII character"
             throw .invalid(key, "has \(what) at character \(index + 1) (percent-encode it; write international host names in punycode; the URL is not shown)")
         }
-        guard let schemeEnd = text.firstRange(of: "://") else {
+        guard let schemeEnd = text.byteRange(of: "://") else {
             throw .invalid(key, "is not a URL (write http://host/path or https://host/path; the value is not shown)")
         }
         let schemeText = text[..<schemeEnd.lowerBound]
@@ -163,7 +163,7 @@ public enum URLRedaction {
         init(_ text: String) {
             var rest = Substring(text)
             if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
-            if let schemeEnd = rest.firstRange(of: "://"),
+            if let schemeEnd = rest.byteRange(of: "://"),
                rest[..<schemeEnd.lowerBound].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) }) {
                 scheme = rest[..<schemeEnd.upperBound]
                 rest = rest[schemeEnd.upperBound...]
@@ -195,7 +195,7 @@ public enum URLRedaction {
             out += "/"
             if segments.count > 1 {
                 out += segments[1]
-                if segments.count > 2 { out += segments.dropFirst(2).allSatisfy(\.isEmpty) && segments.count == 3 ? "/" : "/…" }
+                if segments.count > 2 { out += segments.dropFirst(2).allSatisfy { $0.isEmpty } && segments.count == 3 ? "/" : "/…" }
             }
         } else if !parts.path.isEmpty {
             // No scheme: the first segment may still be "user:password@host".
@@ -270,7 +270,7 @@ extension URLRedaction {
         for secret in secrets where !secret.isEmpty {
             var result = ""
             var rest = Substring(out)
-            while let range = rest.firstRange(of: secret) {
+            while let range = rest.byteRange(of: secret) {
                 result += rest[..<range.lowerBound]
                 result += "***"
                 rest = rest[range.upperBound...]

@@ -1,14 +1,14 @@
-import Glibc
+import CSystem
 import OutboundEventsCore
 
-/// A mutex with a condition variable, for the waits the Synchronization module does not offer
-/// (flush waiting for the queue to drain). The condition uses CLOCK_MONOTONIC, so a wall-clock
+/// A mutex with a condition variable, for the waits a plain lock does not offer (flush waiting
+/// for the queue to drain). The condition uses CLOCK_MONOTONIC, so a wall-clock
 /// jump never stretches or cuts a wait.
-final class ConditionLock: @unchecked Sendable {
+public final class ConditionLock: @unchecked Sendable {
     let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
@@ -24,7 +24,7 @@ final class ConditionLock: @unchecked Sendable {
         condition.deallocate()
     }
 
-    func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    public func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
@@ -32,7 +32,7 @@ final class ConditionLock: @unchecked Sendable {
 
     /// With the lock held: waits until `done()` or the deadline (CLOCK_MONOTONIC milliseconds).
     /// Returns `done()` at the end.
-    func wait(until deadline: Millis, _ done: () -> Bool) -> Bool {
+    public func wait(until deadline: Millis, _ done: () -> Bool) -> Bool {
         while !done() {
             var now = timespec()
             clock_gettime(CLOCK_MONOTONIC, &now)
@@ -44,5 +44,5 @@ final class ConditionLock: @unchecked Sendable {
         return true
     }
 
-    func broadcast() { pthread_cond_broadcast(condition) }
+    public func broadcast() { pthread_cond_broadcast(condition) }
 }

@@ -7,8 +7,10 @@
 VERSION := $(shell sed -n 's/^\#define OE_VERSION_STRING "\(.*\)"/\1/p' include/outbound_events.h)
 CONFIG ?= debug
 BIN = $(shell swift build -c $(CONFIG) --show-bin-path)
-# The library under its SONAME and link name, for C programs built against the tree.
-LIBDIR := build/$(CONFIG)/lib
+# The library that ships, under its SONAME and link name, for C programs built against the tree:
+# built in Embedded Swift (no Swift runtime inside) by scripts/build-embedded.py from the same
+# sources that swift build and the Swift tests compile in normal Swift.
+LIBDIR := build/lib
 
 .PHONY: all build lib demo test test-swift test-c test-symbols deb test-deb test-hardening test-sanitizers fuzz bench clean
 
@@ -20,8 +22,8 @@ build:
 	@$(MAKE) --no-print-directory lib
 
 lib:
-	@mkdir -p $(LIBDIR)
-	@ln -sf $(BIN)/liboutbound-events.so $(LIBDIR)/liboutbound-events.so.1
+	@scripts/install-deps.sh build
+	scripts/build-embedded.py $(LIBDIR)
 	@ln -sf liboutbound-events.so.1 $(LIBDIR)/liboutbound-events.so
 
 demo: build
@@ -33,16 +35,18 @@ test:
 	scripts/install-deps.sh build test
 	scripts/start-journald.sh
 	swift build --build-tests
-	@$(MAKE) --no-print-directory lib CONFIG=debug
+	@$(MAKE) --no-print-directory lib
 	$(MAKE) --no-print-directory test-swift test-c test-symbols test-deb
 
-test-swift:
-	swift test --skip-build
+# The Swift tests in normal Swift; their C programs (crash, host-safety and soak children) link
+# the shipped, Embedded library.
+test-swift: lib
+	OE_C_LIBRARY=$(CURDIR)/$(LIBDIR)/liboutbound-events.so.1 swift test --skip-build
 
-test-c:
+test-c: lib
 	Tests/CABI/run.sh $(LIBDIR)
 
-test-symbols:
+test-symbols: lib
 	Tests/CABI/check-symbols.sh $(LIBDIR)/liboutbound-events.so.1 include/outbound_events.h
 
 # Hardening (CI runs it after make test): the whole Swift test suite under AddressSanitizer and
@@ -56,10 +60,11 @@ test-sanitizers:
 	scripts/start-journald.sh
 	swift build --build-tests
 	swift build --build-tests --scratch-path .build/sanitize-address --sanitize=address
-	OE_SOAK_SECONDS=20 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	$(MAKE) --no-print-directory lib
+	OE_SOAK_SECONDS=20 OE_C_LIBRARY=$(CURDIR)/$(LIBDIR)/liboutbound-events.so.1 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	    .build/sanitize-address/debug/outbound-eventsPackageTests.xctest --testing-library swift-testing
 	swift build --build-tests --scratch-path .build/sanitize-thread --sanitize=thread
-	OE_SOAK_SECONDS=20 TSAN_OPTIONS=halt_on_error=1 \
+	OE_SOAK_SECONDS=20 OE_C_LIBRARY=$(CURDIR)/$(LIBDIR)/liboutbound-events.so.1 TSAN_OPTIONS=halt_on_error=1 \
 	    .build/sanitize-thread/debug/outbound-eventsPackageTests.xctest --testing-library swift-testing
 
 # Long fuzzing runs: 300 s per target (FUZZ_SECONDS=... to change).

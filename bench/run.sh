@@ -7,6 +7,9 @@
 #             and wrk -t1 -c1; 4 recipients vs 4 handles in one multi handle
 #   spool:    emit and delivery with queue.spool on vs off
 #   memory:   resident memory with a 1,000,000-event backlog; stripped library size
+#   embedded: the shipped Embedded Swift library against the same sources in normal Swift (emit,
+#             delivery, size); resident memory of a process with one agent against the C
+#             equivalent, and the time of oe_agent_new
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -14,15 +17,32 @@ runs=${RUNS:-5}
 events=${EVENTS:-100000}
 
 scripts/install-deps.sh build bench
+# The shipped library (Embedded Swift, make lib) and, side by side, the same sources built as
+# before the switch to Embedded (normal Swift, runtime linked statically: swift build).
+make --no-print-directory lib
 swift build -c release --product outbound-events >/dev/null
-make --no-print-directory lib CONFIG=release
-lib="$root/build/release/lib"
+lib="$root/build/lib"
 work=$(mktemp -d)
 trap 'kill $(cat "$work/nginx/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+normal="$work/normal-lib"
+mkdir -p "$normal"
+cp "$root/.build/release/liboutbound-events.so" "$normal/liboutbound-events.so.1"
+ln -s liboutbound-events.so.1 "$normal/liboutbound-events.so"
 
-cc -std=c11 -O2 -Wall -Wextra -Werror -I include bench/emit_bench.c -L "$lib" -loutbound-events -Wl,-rpath,"$lib" -lpthread -lcurl -o "$work/emit_bench"
-cc -std=c11 -O2 -Wall -Wextra -Werror -I include bench/deliver_bench.c -L "$lib" -loutbound-events -Wl,-rpath,"$lib" -lcurl -o "$work/deliver_bench"
-cc -std=c11 -O2 -Wall -Wextra -Werror -I include Tests/CABI/memory_test.c -L "$lib" -loutbound-events -Wl,-rpath,"$lib" -o "$work/memory_test"
+# Each program against LIBDIR; SUFFIX names the copy.
+build() {
+    local source=$1 libdir=$2 suffix=$3
+    shift 3
+    cc -std=c11 -O2 -Wall -Wextra -Werror -I include "$source" -L "$libdir" -loutbound-events -Wl,-rpath,"$libdir" "$@" \
+        -o "$work/$(basename "$source" .c)$suffix"
+}
+build bench/emit_bench.c "$lib" "" -lpthread -lcurl
+build bench/emit_bench.c "$normal" -normal -lpthread -lcurl
+build bench/deliver_bench.c "$lib" "" -lcurl
+build bench/deliver_bench.c "$normal" -normal -lcurl
+build Tests/CABI/memory_test.c "$lib" ""
+build bench/footprint.c "$lib" "" -lpthread -lcurl
+build bench/footprint.c "$normal" -normal -lpthread -lcurl
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$work/nginx"
@@ -62,12 +82,25 @@ for run in $(seq 1 "$runs"); do
     rm -f "$work/spool"
     record deliver_oe_spool "$("$work/deliver_bench" oe "$url" "$events" 1 "$work/spool")"
     rm -f "$work/spool"
+    record emit_normal_1 "$("$work/emit_bench-normal" oe 1 1000000)"
+    record emit_normal_2 "$("$work/emit_bench-normal" oe 2 1000000)"
+    record deliver_normal_1 "$("$work/deliver_bench-normal" oe "$url" "$events" 1)"
+    record deliver_normal_4 "$("$work/deliver_bench-normal" oe "$url" "$events" 4)"
+    record footprint_oe "$("$work/footprint" oe "$url")"
+    record footprint_normal "$("$work/footprint-normal" oe "$url")"
+    record footprint_c "$("$work/footprint" c "$url")"
 done
 
 "$work/memory_test" 1000000 > "$work/memory.txt" || true
-cp "$root/.build/release/liboutbound-events.so" "$work/lib.so"
-strip --strip-unneeded "$work/lib.so"
-library_bytes=$(stat -c %s "$work/lib.so")
+stripped() {
+    cp "$1" "$work/stripped.so"
+    strip --strip-unneeded "$work/stripped.so"
+    stat -c %s "$work/stripped.so"
+}
+library_bytes=$(stripped "$lib/liboutbound-events.so.1")
+normal_bytes=$(stripped "$normal/liboutbound-events.so.1")
+readelf -d "$lib/liboutbound-events.so.1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' > "$work/needed.txt"
 
-python3 bench/report.py "$results" "$work/memory.txt" "$library_bytes" "$runs" "$events" > bench/RESULTS.md
+python3 bench/report.py "$results" "$work/memory.txt" "$library_bytes" "$runs" "$events" "$normal_bytes" \
+    "$work/needed.txt" > bench/RESULTS.md
 echo "wrote bench/RESULTS.md"

@@ -4,7 +4,7 @@
  * as they happen, waits for them to be delivered, and prints the agent's status.
  *
  * Build:  cc firmware_service.c $(pkg-config --cflags --libs outbound-events)
- *    or:  cc -I include firmware_service.c -L build/debug/lib -loutbound-events
+ *    or:  cc -I include firmware_service.c -L build/lib -loutbound-events
  * Run:    ./firmware_service URL [retry_interval [status_path]]
  */
 #include <outbound_events.h>

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the three Debian packages into dist/ (make deb):
-#   liboutbound-events1      the library, SONAME liboutbound-events.so.1, Swift runtime inside
+#   liboutbound-events1      the library, SONAME liboutbound-events.so.1, built in Embedded Swift
+#                            (scripts/build-embedded.py): no Swift runtime inside
 #   liboutbound-events-dev   header, unversioned link, pkg-config file, CMake package
 #   outbound-events-tools    the outbound-events tool, its man page, the journald catalog, profiles
 # The version comes from include/outbound_events.h; DEB_REVISION (default 1) is the Debian
@@ -19,7 +20,7 @@ maintainer="Outbound Events Team <maintainers@users.noreply.r-seed-a52f949d.exam
 homepage="https://github.com/outbound-events/outbound-events"
 
 scripts/install-deps.sh build deb
-swift build -c release --product outbound-events
+scripts/build-embedded.py build/lib
 swift build -c release --product outbound-events-tool
 bin=$(swift build -c release --show-bin-path)
 
@@ -73,8 +74,7 @@ build() {
 lib="$work/liboutbound-events$major"
 libdir="$lib/usr/lib/$multiarch"
 install -d -m 0755 "$libdir"
-install -m 0644 "$bin/liboutbound-events.so" "$libdir/liboutbound-events.so.$version"
-patchelf --remove-rpath "$libdir/liboutbound-events.so.$version"
+install -m 0644 build/lib/liboutbound-events.so.1 "$libdir/liboutbound-events.so.$version"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$libdir/liboutbound-events.so.$version"
 ln -s "liboutbound-events.so.$version" "$libdir/liboutbound-events.so.$major"
 docs "$lib" "liboutbound-events$major"

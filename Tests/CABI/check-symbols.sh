@@ -14,3 +14,14 @@ if [ "$exported" != "$declared" ] || [ -n "$others" ]; then
     exit 1
 fi
 echo "ok - the library exports exactly the $(echo "$declared" | wc -l) functions of the header"
+
+# Built in Embedded Swift: no Swift runtime or other Swift library is needed at run time, only
+# the C libraries the agent calls (SPEC: libcurl, OpenSSL, libsystemd) and libc.
+needed=$(readelf -d "$library" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort)
+unexpected=$(echo "$needed" | grep -vxE 'lib(c|m|curl|ssl|crypto|systemd)\.so\.[0-9]+' || true)
+if [ -n "$unexpected" ]; then
+    echo "not ok - the library needs more than libc, libm, libcurl, OpenSSL and libsystemd:"
+    echo "$unexpected"
+    exit 1
+fi
+echo "ok - the library needs only $(echo $needed | sed 's/ /, /g'): no Swift runtime"

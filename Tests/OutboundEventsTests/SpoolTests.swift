@@ -5,11 +5,12 @@ import Spool
 import Testing
 
 /// Builds a C program of Tests/CABI against the built library, as firmware would; returns its
-/// path.
+/// path. The library is the one OE_C_LIBRARY names (make test: the shipped, Embedded Swift build
+/// of make lib), else the normal-mode one of swift build.
 func buildCProgram(_ name: String) -> String {
     let directory = temporaryDirectory(name)
-    let library = repositoryRoot + "/.build/debug/liboutbound-events.so"
-    precondition(FileManager.default.fileExists(atPath: library), "build the library first (swift build)")
+    let library = ProcessInfo.processInfo.environment["OE_C_LIBRARY"] ?? repositoryRoot + "/.build/debug/liboutbound-events.so"
+    precondition(FileManager.default.fileExists(atPath: library), "build the library first (make lib, or swift build)")
     try! FileManager.default.createSymbolicLink(atPath: directory.path + "/liboutbound-events.so.1", withDestinationPath: library)
     try! FileManager.default.createSymbolicLink(atPath: directory.path + "/liboutbound-events.so", withDestinationPath: library)
     let binary = directory.path + "/" + name

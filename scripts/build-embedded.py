@@ -7,7 +7,9 @@ this script holds no second list of them. Each Swift module is compiled whole (-
 mode, each C target with clang, and the objects are linked into one shared object that exports
 only the oe_* functions (Sources/OutboundEventsLibrary/exports.map).
 
-    scripts/build-embedded.py OUTDIR     writes OUTDIR/liboutbound-events.so.1 (not stripped)
+    scripts/build-embedded.py LIBDIR     writes LIBDIR/liboutbound-events.so.1 (not stripped), its
+                                         objects and modules to .build/embedded; does nothing
+                                         when the library is newer than every input
 """
 import json
 import os
@@ -41,12 +43,28 @@ def unicode_tables():
     return os.path.join(toolchain, "lib", "swift", "embedded", "x86_64-unknown-linux-gnu", "libswiftUnicodeDataTables.a")
 
 
+def up_to_date(library, root, targets):
+    """Whether the library is newer than this script, the manifest, the public header and every
+    file in the folders of the targets it is built from."""
+    if not os.path.exists(library):
+        return False
+    inputs = [os.path.abspath(__file__), os.path.join(root, "Package.swift")]
+    folders = [os.path.join(root, "include")]
+    folders += [os.path.join(root, target["path"]) for target in targets if target["path"] != "."]
+    for folder in folders:
+        inputs += [os.path.join(parent, name) for parent, _, names in os.walk(folder) for name in names]
+    built = os.path.getmtime(library)
+    return all(os.path.getmtime(path) <= built for path in inputs)
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = os.path.abspath(sys.argv[1])
+    library = os.path.join(os.path.abspath(sys.argv[1]), SONAME)
+    out = os.path.join(root, ".build", "embedded")
     os.makedirs(out, exist_ok=True)
+    os.makedirs(os.path.dirname(library), exist_ok=True)
     manifest = json.loads(subprocess.run(["swift", "package", "describe", "--type", "json"], cwd=root, check=True,
                                          capture_output=True, text=True).stdout)
     targets = {target["name"]: target for target in manifest["targets"]}
@@ -67,6 +85,9 @@ def main():
             visit(dependency)
         order.append(name)
     visit(PRODUCT_TARGET)
+    if up_to_date(library, root, [targets[name] for name in order]):
+        print(library + " is up to date")
+        return
 
     module_maps, clang_includes, objects, libraries = [], [], [], []
     for name in order:
@@ -102,7 +123,6 @@ def main():
                  "-emit-module", "-emit-module-path", os.path.join(out, name + ".swiftmodule"),
                  "-c", "-o", objects[-1], *sources])
 
-    library = os.path.join(out, SONAME)
     exports = os.path.join(root, "Sources", PRODUCT_TARGET, "exports.map")
     run(["clang", "-shared", "-o", library, *objects, "-Wl,--version-script=" + exports, "-Wl,-soname=" + SONAME,
          "-Wl,-z,relro", "-Wl,-z,now", "-Wl,--gc-sections", "-Wl,--no-undefined", "-Wl,--as-needed",

@@ -28,6 +28,8 @@ public struct ProbeReport: Sendable {
 public enum Probe {
     public static func send(_ target: HTTPTarget, body: [UInt8], headers: [String]) -> ProbeReport {
         let transfer = HTTPTransfer(slot: 0, target: target)
+        // The raw handle is read after the transfer's last use; it must outlive those reads.
+        defer { withExtendedLifetime(transfer) {} }
         var report = ProbeReport(url: URLRedaction.redact(target.url), result: DeliveryResult(status: 0, failure: .network, error: "libcurl unavailable", elapsed: 0))
         guard curlReady, let easy = transfer.easy else { return report }
         cshims_curl_easy_setopt_long(easy, CURLOPT_CERTINFO, 1)
@@ -123,6 +125,7 @@ extension Probe {
     /// verification), blocking, with every step kept.
     public static func sendMail(_ target: SMTPTarget, envelope: MailEnvelope) -> MailProbeReport {
         let transfer = SMTPTransfer(slot: 0, target: target)
+        defer { withExtendedLifetime(transfer) {} }
         var report = MailProbeReport(transcript: [], result: DeliveryResult(status: 0, failure: .network, error: "libcurl unavailable", elapsed: 0))
         guard curlReady, let easy = transfer.easy else { return report }
         transfer.transcript = []

@@ -90,7 +90,8 @@ control "$lib" "Package: liboutbound-events$major" "Source: outbound-events" "Ve
     " an SMTP relay, strictly in order per recipient, retried until accepted, from" \
     " a bounded queue that can survive crashes in a spool file." \
     " ." \
-    " This package holds the shared library, with the Swift runtime linked in."
+    " This package holds the shared library, built in Embedded Swift: it needs no" \
+    " Swift runtime."
 {
     echo "liboutbound-events.so.$major liboutbound-events$major #MINVER#"
     echo "* Build-Depends-Package: liboutbound-events-dev"

@@ -21,7 +21,7 @@ PRODUCT_TARGET = "OutboundEventsLibrary"
 SONAME = "liboutbound-events.so.1"
 SWIFT_FLAGS = [
     "-enable-experimental-feature", "Embedded", "-wmo", "-parse-as-library", "-swift-version", "6",
-    "-Osize", "-enforce-exclusivity=unchecked", "-Xcc", "-fPIC", "-Xfrontend", "-function-sections",
+    "-O", "-enforce-exclusivity=unchecked", "-Xcc", "-fPIC", "-Xfrontend", "-function-sections",
 ]
 C_FLAGS = ["-fPIC", "-O2", "-ffunction-sections", "-fdata-sections", "-Wall", "-Wextra", "-Werror"]
 

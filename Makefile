@@ -72,11 +72,11 @@ fuzz:
 	fuzz/run.sh $${FUZZ_SECONDS:-300}
 
 # The Debian packages, into dist/.
-deb:
+deb: lib
 	packaging/build-deb.sh
 
 # The packages through lintian, dpkg -i (over an older version), pkg-config, dpkg -r and -P.
-test-deb:
+test-deb: lib
 	packaging/test-deb.sh
 
 # Benchmarks against C and libcurl baselines (several minutes); writes bench/RESULTS.md.

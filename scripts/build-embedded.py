@@ -4,16 +4,21 @@
 The same sources as `swift build` (which the Swift tests use, in normal Swift): the targets, their
 sources and their dependencies are read from the package manifest (`swift package describe`), so
 this script holds no second list of them. Each Swift module is compiled whole (-wmo) in Embedded
-mode, each C target with clang, and the objects are linked into one shared object that exports
-only the oe_* functions (Sources/OutboundEventsLibrary/exports.map).
+mode, each C target with the toolchain's clang, and the objects are linked into one shared object
+that exports only the oe_* functions (Sources/OutboundEventsLibrary/exports.map).
 
-    scripts/build-embedded.py LIBDIR     writes LIBDIR/liboutbound-events.so.1 (not stripped), its
-                                         objects and modules to .build/embedded; does nothing
-                                         when the library is newer than every input
+    scripts/build-embedded.py LIBDIR     writes LIBDIR/liboutbound-events.so.1 (not stripped);
+                                         objects and modules go to .build/embedded
+
+It does nothing when nothing that goes into the library changed: a stamp beside the library
+records every input file (path, size, modification time), the compiler, the flags and the system
+libraries' pkg-config answers; any difference rebuilds from scratch.
 """
+import hashlib
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -23,7 +28,9 @@ SWIFT_FLAGS = [
     "-enable-experimental-feature", "Embedded", "-wmo", "-parse-as-library", "-swift-version", "6",
     "-O", "-enforce-exclusivity=unchecked", "-Xcc", "-fPIC", "-Xfrontend", "-function-sections",
 ]
-C_FLAGS = ["-fPIC", "-O2", "-ffunction-sections", "-fdata-sections", "-Wall", "-Wextra", "-Werror"]
+# gnu11 as SwiftPM compiles the same files; hardening as Debian builds C.
+C_FLAGS = ["-std=gnu11", "-fPIC", "-O2", "-ffunction-sections", "-fdata-sections", "-fstack-protector-strong",
+           "-D_FORTIFY_SOURCE=2", "-Wall", "-Wextra", "-Werror"]
 
 
 def run(command):
@@ -31,30 +38,21 @@ def run(command):
     subprocess.run(command, check=True)
 
 
-def pkg_config(option, package):
-    return subprocess.run(["pkg-config", option, package], check=True, capture_output=True, text=True).stdout.split()
+def output(command, cwd=None):
+    """A command's standard output; its errors go to the terminal."""
+    return subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.PIPE, text=True).stdout
 
 
-def unicode_tables():
-    """The Unicode data Embedded Swift's String needs for Characters, comparison and case
-    mapping, from the toolchain (only the tables used are linked: --gc-sections)."""
-    swiftc = subprocess.run(["which", "swiftc"], check=True, capture_output=True, text=True).stdout.strip()
-    toolchain = os.path.dirname(os.path.dirname(os.path.realpath(swiftc)))
-    return os.path.join(toolchain, "lib", "swift", "embedded", "x86_64-unknown-linux-gnu", "libswiftUnicodeDataTables.a")
-
-
-def up_to_date(library, root, targets):
-    """Whether the library is newer than this script, the manifest, the public header and every
-    file in the folders of the targets it is built from."""
-    if not os.path.exists(library):
-        return False
-    inputs = [os.path.abspath(__file__), os.path.join(root, "Package.swift")]
-    folders = [os.path.join(root, "include")]
-    folders += [os.path.join(root, target["path"]) for target in targets if target["path"] != "."]
-    for folder in folders:
-        inputs += [os.path.join(parent, name) for parent, _, names in os.walk(folder) for name in names]
-    built = os.path.getmtime(library)
-    return all(os.path.getmtime(path) <= built for path in inputs)
+def system_packages(root):
+    """System library target → its pkg-config name, from Package.swift (the manifest's JSON
+    description does not carry it)."""
+    packages = {}
+    for line in open(os.path.join(root, "Package.swift")):
+        if ".systemLibrary(" in line:
+            if 'pkgConfig: "' not in line:
+                sys.exit("build-embedded: write each .systemLibrary(name:, pkgConfig:) of Package.swift on one line")
+            packages[line.split('name: "')[1].split('"')[0]] = line.split('pkgConfig: "')[1].split('"')[0]
+    return packages
 
 
 def main():
@@ -62,17 +60,22 @@ def main():
         sys.exit(__doc__)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     library = os.path.join(os.path.abspath(sys.argv[1]), SONAME)
+    stamp_path = library + ".inputs"
     out = os.path.join(root, ".build", "embedded")
-    os.makedirs(out, exist_ok=True)
-    os.makedirs(os.path.dirname(library), exist_ok=True)
-    manifest = json.loads(subprocess.run(["swift", "package", "describe", "--type", "json"], cwd=root, check=True,
-                                         capture_output=True, text=True).stdout)
+
+    swiftc = shutil.which("swiftc")
+    if not swiftc:
+        sys.exit("build-embedded: swiftc is not on PATH (export PATH=/opt/swift/usr/bin:$PATH)")
+    info = json.loads(output([swiftc, "-print-target-info"]))
+    triple = info["target"]["unversionedTriple"]
+    clang = os.path.join(os.path.dirname(os.path.realpath(swiftc)), "clang")
+    # The Unicode data Embedded Swift's String needs for Characters, comparison and case mapping;
+    # only the tables used are linked (--gc-sections).
+    unicode_tables = os.path.join(info["paths"]["runtimeResourcePath"], "embedded", triple, "libswiftUnicodeDataTables.a")
+
+    manifest = json.loads(output(["swift", "package", "describe", "--type", "json"], cwd=root))
     targets = {target["name"]: target for target in manifest["targets"]}
-    system_packages = {}  # system library target → pkg-config name, from Package.swift
-    for line in open(os.path.join(root, "Package.swift")):
-        if ".systemLibrary(" in line and "pkgConfig:" in line:
-            name = line.split('name: "')[1].split('"')[0]
-            system_packages[name] = line.split('pkgConfig: "')[1].split('"')[0]
+    packages = system_packages(root)
 
     # The product's targets in dependency order (dependencies first).
     order, seen = [], set()
@@ -85,10 +88,30 @@ def main():
             visit(dependency)
         order.append(name)
     visit(PRODUCT_TARGET)
-    if up_to_date(library, root, [targets[name] for name in order]):
+
+    # Everything that goes into the library, to decide whether it must be built again.
+    inputs = [os.path.abspath(__file__), os.path.join(root, "Package.swift"), unicode_tables]
+    for folder in [os.path.join(root, "include")] + [os.path.join(root, targets[n]["path"]) for n in order
+                                                      if targets[n]["path"] != "."]:
+        inputs += [os.path.join(parent, name) for parent, _, names in os.walk(folder) for name in names]
+    stamp = hashlib.sha256()
+    for path in sorted(inputs):
+        status = os.stat(path)
+        stamp.update(("%s %d %d\n" % (path, status.st_size, status.st_mtime_ns)).encode())
+    stamp.update(output([swiftc, "--version"]).encode() + output([clang, "--version"]).encode())
+    stamp.update(repr((SWIFT_FLAGS, C_FLAGS)).encode())
+    for name in order:
+        if name in packages:
+            stamp.update(output(["pkg-config", "--cflags", "--libs", "--modversion", packages[name]]).encode())
+    stamp = stamp.hexdigest()
+    if os.path.exists(library) and os.path.exists(stamp_path) and open(stamp_path).read().strip() == stamp:
         print(library + " is up to date")
         return
 
+    # From scratch: no object or module of a removed or renamed target can be picked up.
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    os.makedirs(os.path.dirname(library), exist_ok=True)
     module_maps, clang_includes, objects, libraries = [], [], [], []
     for name in order:
         target = targets[name]
@@ -96,9 +119,8 @@ def main():
         kind = target["module_type"]
         if kind == "SystemLibraryTarget":
             module_maps.append(os.path.join(path, "module.modulemap"))
-            package = system_packages[name]
-            clang_includes += pkg_config("--cflags-only-I", package)
-            libraries += pkg_config("--libs", package)
+            clang_includes += output(["pkg-config", "--cflags-only-I", packages[name]]).split()
+            libraries += output(["pkg-config", "--libs", packages[name]]).split()
         elif kind == "ClangTarget":
             include = os.path.join(path, "include")
             headers = sorted(entry for entry in os.listdir(include) if entry.endswith(".h"))
@@ -112,21 +134,25 @@ def main():
             for source in target["sources"]:
                 if source.endswith("header_check.c"):
                     continue  # compiles the public header as C11 for SwiftPM; nothing to link
-                objects.append(os.path.join(out, "%s-%s.o" % (name, os.path.basename(source))))
-                run(["clang", "-std=c11", *C_FLAGS, *clang_includes, "-c", os.path.join(path, source), "-o", objects[-1]])
+                objects.append(os.path.join(out, "%s-%s.o" % (name, source.replace("/", "-"))))
+                run([clang, *C_FLAGS, *clang_includes, "-c", os.path.join(path, source), "-o", objects[-1]])
         else:
             sources = [os.path.join(path, source) for source in target["sources"]]
             objects.append(os.path.join(out, name + ".o"))
-            clang = [flag for include in clang_includes for flag in ("-Xcc", include)]
+            clang_flags = [flag for include in clang_includes for flag in ("-Xcc", include)]
             maps = [flag for module_map in module_maps for flag in ("-Xcc", "-fmodule-map-file=" + module_map)]
-            run(["swiftc", *SWIFT_FLAGS, "-module-name", name, "-I", out, *clang, *maps,
+            run([swiftc, *SWIFT_FLAGS, "-module-name", name, "-I", out, *clang_flags, *maps,
                  "-emit-module", "-emit-module-path", os.path.join(out, name + ".swiftmodule"),
                  "-c", "-o", objects[-1], *sources])
 
     exports = os.path.join(root, "Sources", PRODUCT_TARGET, "exports.map")
-    run(["clang", "-shared", "-o", library, *objects, "-Wl,--version-script=" + exports, "-Wl,-soname=" + SONAME,
+    linked = os.path.join(out, SONAME)
+    run([clang, "-shared", "-o", linked, *objects, "-Wl,--version-script=" + exports, "-Wl,-soname=" + SONAME,
          "-Wl,-z,relro", "-Wl,-z,now", "-Wl,--gc-sections", "-Wl,--no-undefined", "-Wl,--as-needed",
-         *dict.fromkeys(libraries), unicode_tables(), "-lm", "-lpthread"])
+         *dict.fromkeys(libraries), unicode_tables, "-lm"])
+    os.replace(linked, library)
+    with open(stamp_path, "w") as file:
+        file.write(stamp + "\n")
     print(library)
 
 

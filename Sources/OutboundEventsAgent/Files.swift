@@ -6,7 +6,7 @@ enum Files {
     /// Reads a whole text file (a firmware profile, a settings file): at most 1 MiB.
     static func readText(_ path: String, key: String) throws(ConfigError) -> String {
         let fd = csystem_open(path, O_RDONLY | O_CLOEXEC, 0)
-        guard fd >= 0 else { throw ConfigError(.io, "\(key): cannot open \(path): \(errorText())") }
+        guard fd >= 0 else { let reason = errorText(); throw ConfigError(.io, "\(key): cannot open \(path): \(reason)") }
         defer { CSystem.close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -14,7 +14,8 @@ enum Files {
             let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 {
                 if csystem_errno() == EINTR { continue }
-                throw ConfigError(.io, "\(key): cannot read \(path): \(errorText())")
+                let reason = errorText()  // before anything else can change errno
+                throw ConfigError(.io, "\(key): cannot read \(path): \(reason)")
             }
             if count == 0 { break }
             bytes.append(contentsOf: chunk[0..<count])

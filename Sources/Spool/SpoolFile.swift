@@ -157,7 +157,8 @@ public final class SpoolFile {
             self.queue = queue
             msync(mapped, expected, MS_SYNC)
             guard rename(building, path) == 0 else {
-                throw ConfigError(.io, "queue.spool: cannot replace \(path) with the rebuilt spool: \(Self.errorText())")
+                let reason = Self.errorText()  // before anything else can change errno
+                throw ConfigError(.io, "queue.spool: cannot replace \(path) with the rebuilt spool: \(reason)")
             }
             CSystem.close(file)
             file = -1
@@ -199,7 +200,7 @@ public final class SpoolFile {
     /// spool would corrupt it.
     static func openLocked(_ path: String, truncate: Bool = false) throws(ConfigError) -> Int32 {
         let fd = csystem_open(path, O_RDWR | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0o600)
-        guard fd >= 0 else { throw ConfigError(.io, "queue.spool: cannot open \(path): \(errorText())") }
+        guard fd >= 0 else { let reason = errorText(); throw ConfigError(.io, "queue.spool: cannot open \(path): \(reason)") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let busy = csystem_errno() == EWOULDBLOCK
             let reason = errorText()
@@ -239,7 +240,8 @@ public final class SpoolFile {
     static func map(_ fd: Int32, size: Int, path: String) throws(ConfigError) -> UnsafeMutableRawPointer {
         let pointer = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
         guard let pointer, pointer != csystem_map_failed() else {
-            throw ConfigError(.io, "queue.spool: cannot map \(size) bytes of \(path): \(errorText())")
+            let reason = errorText()  // before anything else can change errno
+            throw ConfigError(.io, "queue.spool: cannot map \(size) bytes of \(path): \(reason)")
         }
         return pointer
     }
@@ -250,7 +252,8 @@ public final class SpoolFile {
                          why: String) throws(ConfigError) {
         let aside = "\(path).\(reason)-\(now)"
         guard rename(path, aside) == 0 else {
-            throw ConfigError(.io, "queue.spool: \(path) cannot be used (\(why)) and cannot be set aside: \(errorText())")
+            let failure = errorText()  // before anything else can change errno
+            throw ConfigError(.io, "queue.spool: \(path) cannot be used (\(why)) and cannot be set aside: \(failure)")
         }
         CSystem.close(fd)
         fd = -1

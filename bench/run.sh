@@ -50,6 +50,8 @@ sed "s/__PORT__/$port/" bench/nginx.conf > "$work/nginx/nginx.conf"
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" 2>"$work/nginx/error.log" &
 for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 url="http://127.0.0.1:$port/hook"
+# A port nothing listens on: the footprint's events stay queued.
+dead="http://127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')/hook"
 python3 - "$work/post.lua" <<'PY'
 import sys
 body = ("event=support_conference_begin&version=3&timestamp=1795929813&appliance_id=bench&lsid=1&external_key=INC-0001234"
@@ -63,32 +65,41 @@ PY
 results="$work/results"
 : > "$results"
 record() { echo "$1 $2" >> "$results"; echo "  $1: $2"; }
+# The Embedded library and the normal-Swift build of the same sources, back to back, in swapped
+# order every other run (the second of a pair tends to find nginx and the caches warmer).
+versus() {
+    local embedded=$1 normal=$2 program=$3
+    shift 3
+    if [ $((run % 2)) = 1 ]; then
+        record "$embedded" "$("$work/$program" "$@")"
+        record "$normal" "$("$work/$program-normal" "$@")"
+    else
+        record "$normal" "$("$work/$program-normal" "$@")"
+        record "$embedded" "$("$work/$program" "$@")"
+    fi
+}
 for run in $(seq 1 "$runs"); do
     echo "run $run of $runs"
-    record emit_oe_1 "$("$work/emit_bench" oe 1 1000000)"
+    versus emit_oe_1 emit_normal_1 emit_bench oe 1 1000000
     record emit_base_1 "$("$work/emit_bench" baseline 1 1000000)"
-    record emit_oe_2 "$("$work/emit_bench" oe 2 1000000)"
+    versus emit_oe_2 emit_normal_2 emit_bench oe 2 1000000
     record emit_base_2 "$("$work/emit_bench" baseline 2 1000000)"
     rm -f "$work/spool"
     record emit_oe_spool "$("$work/emit_bench" oe 1 1000000 "$work/spool")"
     rm -f "$work/spool"
     record latency "$("$work/emit_bench" latency "$url" 200000)"
     record latency_c "$("$work/emit_bench" latency-c "$url" 200000)"
-    record deliver_oe_1 "$("$work/deliver_bench" oe "$url" "$events" 1)"
+    versus deliver_oe_1 deliver_normal_1 deliver_bench oe "$url" "$events" 1
     record deliver_curl_1 "$("$work/deliver_bench" curl "$url" "$events")"
     record deliver_wrk_1 "$(wrk -t1 -c1 -d5s -s "$work/post.lua" "$url" | awk '/Requests\/sec/ {print $2}')"
-    record deliver_oe_4 "$("$work/deliver_bench" oe "$url" "$events" 4)"
+    versus deliver_oe_4 deliver_normal_4 deliver_bench oe "$url" "$events" 4
     record deliver_multi_4 "$("$work/deliver_bench" multi "$url" "$events" 4)"
     rm -f "$work/spool"
     record deliver_oe_spool "$("$work/deliver_bench" oe "$url" "$events" 1 "$work/spool")"
     rm -f "$work/spool"
-    record emit_normal_1 "$("$work/emit_bench-normal" oe 1 1000000)"
-    record emit_normal_2 "$("$work/emit_bench-normal" oe 2 1000000)"
-    record deliver_normal_1 "$("$work/deliver_bench-normal" oe "$url" "$events" 1)"
-    record deliver_normal_4 "$("$work/deliver_bench-normal" oe "$url" "$events" 4)"
-    record footprint_oe "$("$work/footprint" oe "$url")"
-    record footprint_normal "$("$work/footprint-normal" oe "$url")"
-    record footprint_c "$("$work/footprint" c "$url")"
+    record footprint_oe "$("$work/footprint" oe "$dead")"
+    record footprint_normal "$("$work/footprint-normal" oe "$dead")"
+    record footprint_c "$("$work/footprint" c "$dead")"
 done
 
 "$work/memory_test" 1000000 > "$work/memory.txt" || true

@@ -5,6 +5,8 @@
 //   agent   OutboundEventsAgent (queue, recipients, delivery thread, status, logging)
 //   edges   Transfers (libcurl: HTTP and SMTP), TLSMaterial (OpenSSL), Journal (libsystemd),
 //           Spool (the memory-mapped queue file)
+//   support Locking (pthread locks), CSystem (a C module over the system headers: no Glibc in
+//           Embedded Swift, which the shipped library is built in: scripts/build-embedded.py)
 //   core    OutboundEventsCore (pure Swift: settings, profile, ring queue, scheduling, encoding)
 import PackageDescription
 
@@ -17,7 +19,9 @@ let fast: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .wh
 let package = Package(
     name: "outbound-events",
     products: [
-        // liboutbound-events.so: the C ABI, the Swift runtime linked in statically, only oe_* exported.
+        // liboutbound-events.so in normal Swift (runtime linked statically, only oe_* exported), for
+        // the tests' fallback and bench/. The library that ships is the same target built in
+        // Embedded Swift by scripts/build-embedded.py (make lib).
         .library(name: "outbound-events", type: .dynamic, targets: ["OutboundEventsLibrary"]),
         .executable(name: "outbound-events-tool", targets: ["OutboundEventsTool"]),
     ],
@@ -56,7 +60,7 @@ let package = Package(
             swiftSettings: fast
         ),
         .target(name: "OutboundEvents", dependencies: ["COutboundEvents", "OutboundEventsAgent", "CSystem"], swiftSettings: fast),
-        // Only the shipped library links with these flags; tests link OutboundEvents directly.
+        // Only the library product links with these flags; tests link OutboundEvents directly.
         .target(
             name: "OutboundEventsLibrary",
             dependencies: ["OutboundEvents"],

@@ -214,6 +214,7 @@ public final class Agent: @unchecked Sendable {
 
     func configureLocked(_ pairs: [(key: String, value: String)]) throws(ConfigError) {
         try lock.withLock { () throws(ConfigError) in
+            guard !closing else { throw Self.closingError }
             var updated = settings
             try updated.apply(pairs)
             for key in AgentSettings.fixedAtCreation where pairs.contains(where: { $0.key == key }) {
@@ -320,6 +321,7 @@ public final class Agent: @unchecked Sendable {
     /// With the lock held: installs a new or edited recipient. An edit keeps the slot, so the
     /// recipient keeps its queued events and its place; enabling and disabling follow SPEC 2.
     func put(_ name: String, kind: Recipient.Kind, _ make: (Recipient?) -> Recipient) throws(ConfigError) {
+        guard !closing else { throw Self.closingError }
         let now = clock.monotonic()
         if let slot = slotIndex(of: name) {
             let existing = slots[slot]!
@@ -359,18 +361,24 @@ public final class Agent: @unchecked Sendable {
 
     /// Removes the recipient `name` of either kind and discards its pending events.
     public func removeRecipient(_ name: String) -> ResultCode {
-        let found: Bool = locked {
-            guard let slot = slotIndex(of: name), let recipient = slots[slot] else { return false }
+        let result: ResultCode = locked {
+            guard !closing else { return .state }
+            guard let slot = slotIndex(of: name), let recipient = slots[slot] else { return .notFound }
             drive(recipient, slot: slot, .removed, now: clock.monotonic())
             slots[slot] = nil
             recomputeMasks()
             lock.broadcast()
-            return true
+            return .ok
         }
-        guard found else { return .notFound }
+        guard result == .ok else { return result }
         transport.wakeup()
         return .ok
     }
+
+    /// Configuration once `close` has begun: refused, not applied to a queue whose spool the
+    /// closing delivery thread may already have unmapped. (The header forbids any call during
+    /// or after `oe_agent_close`; this keeps a call that races it from writing to the spool.)
+    static let closingError = ConfigError(.state, "the agent is closing: its configuration can no longer change")
 
     func slotIndex(of name: String) -> Int? {
         slots.firstIndex { $0?.name == name }

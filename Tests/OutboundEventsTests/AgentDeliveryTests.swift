@@ -328,6 +328,19 @@ struct AgentDeliveryTests {
         #expect(lost.priority == .error)
     }
 
+    @Test("once close has begun, configuration is refused with OE_ESTATE and nothing touches the queue")
+    func configurationAfterClose() throws {
+        let m = try ManualAgent()
+        try m.put("r", [("url", "http://r.example/")])
+        m.agent.close()
+        #expect(throws: ConfigError(.state, "the agent is closing: its configuration can no longer change")) {
+            try m.put("s", [("url", "http://s.example/")])
+        }
+        #expect(throws: ConfigError.self) { try m.put("r", [("url", "http://r2.example/")]) }
+        #expect(throws: ConfigError.self) { try m.agent.configure([(key: "appliance_id", value: "x")]) }
+        #expect(m.agent.removeRecipient("r") == .state)
+    }
+
     @Test("switching to cloud is refused while a recipient has a plain http URL")
     func cloudSwitch() throws {
         let m = try ManualAgent()

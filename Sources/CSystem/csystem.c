@@ -2,8 +2,6 @@
 
 int csystem_errno(void) { return errno; }
 
-void csystem_set_errno(int value) { errno = value; }
-
 void *csystem_map_failed(void) { return MAP_FAILED; }
 
 int csystem_open(const char *path, int flags, mode_t mode) { return open(path, flags, mode); }

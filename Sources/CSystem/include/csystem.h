@@ -25,7 +25,6 @@
 
 /* errno is a macro over a thread-local location, which Swift cannot import. */
 int csystem_errno(void);
-void csystem_set_errno(int value);
 
 /* open(2) is variadic, which Swift cannot call. */
 int csystem_open(const char *path, int flags, mode_t mode);

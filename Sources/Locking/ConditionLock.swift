@@ -30,14 +30,18 @@ public final class ConditionLock: @unchecked Sendable {
         return try body()
     }
 
-    /// With the lock held: waits until `done()` or the deadline (CLOCK_MONOTONIC milliseconds).
+    /// The clock of `wait`'s deadlines: CLOCK_MONOTONIC, in milliseconds.
+    public static func now() -> Millis {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Millis(now.tv_sec) * 1000 + Millis(now.tv_nsec) / 1_000_000
+    }
+
+    /// With the lock held: waits until `done()` or the deadline (`now()` milliseconds).
     /// Returns `done()` at the end.
     public func wait(until deadline: Millis, _ done: () -> Bool) -> Bool {
         while !done() {
-            var now = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &now)
-            let nowMillis = Millis(now.tv_sec) * 1000 + Millis(now.tv_nsec) / 1_000_000
-            if nowMillis >= deadline { return false }
+            if Self.now() >= deadline { return false }
             var until = timespec(tv_sec: Int(deadline / 1000), tv_nsec: Int(deadline % 1000) * 1_000_000)
             pthread_cond_timedwait(condition, mutex, &until)
         }

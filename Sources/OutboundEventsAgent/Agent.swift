@@ -524,7 +524,7 @@ public final class Agent: @unchecked Sendable {
 
     /// Waits until nothing is pending for any enabled recipient, at most `timeout`.
     public func flush(timeout: Millis) -> ResultCode {
-        let deadline = SystemClock().monotonic() + timeout
+        let deadline = ConditionLock.now() + timeout
         return lock.withLock {
             flushWaiters += 1
             defer { flushWaiters -= 1 }

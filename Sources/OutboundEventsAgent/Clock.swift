@@ -12,11 +12,8 @@ public protocol AgentClock: AnyObject, Sendable {
 public final class SystemClock: AgentClock {
     public init() {}
 
-    public func monotonic() -> Millis {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Millis(now.tv_sec) * 1000 + Millis(now.tv_nsec) / 1_000_000
-    }
+    /// CLOCK_MONOTONIC, the clock `ConditionLock` waits by.
+    public func monotonic() -> Millis { ConditionLock.now() }
 
     public func unixSeconds() -> Int64 { Int64(time(nil)) }
 }

@@ -11,6 +11,7 @@ BIN = $(shell swift build -c $(CONFIG) --show-bin-path)
 # built in Embedded Swift (no Swift runtime inside) by scripts/build-embedded.py from the same
 # sources that swift build and the Swift tests compile in normal Swift.
 LIBDIR := build/lib
+SHIPPED := $(CURDIR)/$(LIBDIR)/liboutbound-events.so.1
 
 .PHONY: all build lib demo test test-swift test-c test-symbols deb test-deb test-hardening test-sanitizers fuzz bench clean
 
@@ -35,19 +36,18 @@ test:
 	scripts/install-deps.sh build test
 	scripts/start-journald.sh
 	swift build --build-tests
-	@$(MAKE) --no-print-directory lib
 	$(MAKE) --no-print-directory test-swift test-c test-symbols test-deb
 
 # The Swift tests in normal Swift; their C programs (crash, host-safety and soak children) link
 # the shipped, Embedded library.
 test-swift: lib
-	OE_C_LIBRARY=$(CURDIR)/$(LIBDIR)/liboutbound-events.so.1 swift test --skip-build
+	OE_C_LIBRARY=$(SHIPPED) swift test --skip-build
 
 test-c: lib
 	Tests/CABI/run.sh $(LIBDIR)
 
 test-symbols: lib
-	Tests/CABI/check-symbols.sh $(LIBDIR)/liboutbound-events.so.1 include/outbound_events.h
+	Tests/CABI/check-symbols.sh $(SHIPPED) include/outbound_events.h
 
 # Hardening (CI runs it after make test): the whole Swift test suite under AddressSanitizer and
 # under ThreadSanitizer, then every fuzz target for FUZZ_SECONDS.
@@ -55,16 +55,15 @@ FUZZ_SECONDS ?= 20
 test-hardening: test-sanitizers
 	fuzz/run.sh $(FUZZ_SECONDS)
 
-test-sanitizers:
+test-sanitizers: lib
 	scripts/install-deps.sh build test
 	scripts/start-journald.sh
 	swift build --build-tests
 	swift build --build-tests --scratch-path .build/sanitize-address --sanitize=address
-	$(MAKE) --no-print-directory lib
-	OE_SOAK_SECONDS=20 OE_C_LIBRARY=$(CURDIR)/$(LIBDIR)/liboutbound-events.so.1 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	OE_SOAK_SECONDS=20 OE_C_LIBRARY=$(SHIPPED) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	    .build/sanitize-address/debug/outbound-eventsPackageTests.xctest --testing-library swift-testing
 	swift build --build-tests --scratch-path .build/sanitize-thread --sanitize=thread
-	OE_SOAK_SECONDS=20 OE_C_LIBRARY=$(CURDIR)/$(LIBDIR)/liboutbound-events.so.1 TSAN_OPTIONS=halt_on_error=1 \
+	OE_SOAK_SECONDS=20 OE_C_LIBRARY=$(SHIPPED) TSAN_OPTIONS=halt_on_error=1 \
 	    .build/sanitize-thread/debug/outbound-eventsPackageTests.xctest --testing-library swift-testing
 
 # Long fuzzing runs: 300 s per target (FUZZ_SECONDS=... to change).

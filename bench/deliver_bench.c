@@ -16,29 +16,19 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
+#include "bench.h"
 
-static const char *value_list[][2] = {
-    {"lsid", NULL}, {"external_key", "INC-0001234"}, {"type", "support"}, {"username", "ann.baker"},
-    {"display_name", "Ann Baker"}, {"public_site", "Support Portal for Customers"}, {"customer", "ACME Corporation"},
-    {"computer", "WS-4711.acme.example"}, {"issue", "Printer does not print double-sided on letter paper"},
-    {"queue", "Tier 2 Hardware, Printers and Peripherals (EMEA)"},
-};
 
 /* The agent's form body for event i, built the way a C programmer would. */
 static size_t make_body(char *body, size_t size, long i) {
-    size_t length = (size_t)snprintf(body, size, "event=support_conference_begin&version=3&timestamp=%ld&appliance_id=bench",
+    size_t length = (size_t)snprintf(body, size, "event=" BENCH_EVENT "&version=3&timestamp=%ld&appliance_id=bench",
                                      (long)time(NULL));
-    for (int v = 0; v < 10; v++) {
-        char *escaped = NULL;
-        char lsid[24];
-        snprintf(lsid, sizeof lsid, "%ld", i);
-        escaped = curl_easy_escape(NULL, v == 0 ? lsid : value_list[v][1], 0);
-        length += (size_t)snprintf(body + length, size - length, "&%s=%s", value_list[v][0], escaped);
+    oe_kv variables[BENCH_VARIABLES];
+    char lsid[24];
+    make_variables(variables, lsid, sizeof lsid, i);
+    for (int v = 0; v < BENCH_VARIABLES; v++) {
+        char *escaped = curl_easy_escape(NULL, variables[v].value, 0);
+        length += (size_t)snprintf(body + length, size - length, "&%s=%s", variables[v].key, escaped);
         curl_free(escaped);
     }
     return length;
@@ -94,10 +84,9 @@ static int run_agent(const char *url, long events, int recipients, const char *s
     }
     for (long i = 0; i < events; i++) {
         char lsid[24];
-        snprintf(lsid, sizeof lsid, "%ld", i);
-        oe_kv variables[10];
-        for (int v = 0; v < 10; v++) variables[v] = (oe_kv){value_list[v][0], v == 0 ? lsid : value_list[v][1]};
-        if (oe_emit(agent, "support_conference_begin", variables, 10, NULL, 0) != OE_OK) { fprintf(stderr, "emit failed\n"); return 1; }
+        oe_kv variables[BENCH_VARIABLES];
+        make_variables(variables, lsid, sizeof lsid, i);
+        if (oe_emit(agent, BENCH_EVENT, variables, BENCH_VARIABLES, NULL, 0) != OE_OK) { fprintf(stderr, "emit failed\n"); return 1; }
     }
     double start = now_seconds();
     for (int r = 0; r < recipients; r++) {

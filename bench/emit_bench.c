@@ -23,26 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define CAPACITY (64u << 20)
 
-static const char *event_name = "support_conference_begin";
-
-static void make_variables(oe_kv *variables, char *lsid, size_t lsid_size, long i) {
-    snprintf(lsid, lsid_size, "%ld", i);
-    oe_kv fields[] = {
-        {"lsid", lsid}, {"external_key", "INC-0001234"}, {"type", "support"}, {"username", "ann.baker"},
-        {"display_name", "Ann Baker"}, {"public_site", "Support Portal for Customers"}, {"customer", "ACME Corporation"},
-        {"computer", "WS-4711.acme.example"}, {"issue", "Printer does not print double-sided on letter paper"},
-        {"queue", "Tier 2 Hardware, Printers and Peripherals (EMEA)"},
-    };
-    memcpy(variables, fields, sizeof fields);
-}
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
+static const char *event_name = BENCH_EVENT;
 
 /* The baseline: what a C programmer would write first. One mutex, one ring of 512-byte slots,
  * each event serialised into the next slot as [u32 length][name][u16 klen, u16 vlen, key,
@@ -160,11 +145,6 @@ static oe_agent *make_agent(const char *url, const char *spool, const char *retr
     return agent;
 }
 
-static int compare(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: %s oe|baseline THREADS EVENTS [SPOOL] | latency URL EVENTS\n", argv[0]);
@@ -193,9 +173,7 @@ int main(int argc, char **argv) {
         pthread_cond_signal(&c_agent_ready);
         pthread_mutex_unlock(&baseline_ring.lock);
         pthread_join(delivery, NULL);
-        qsort(samples, (size_t)events, sizeof(double), compare);
-        printf("%.0f %.0f %.0f\n", samples[events / 2] * 1e9, samples[events * 99 / 100] * 1e9,
-               samples[events * 999 / 1000] * 1e9);
+        print_percentiles(samples, events);
         return 0;
     }
     if (strcmp(argv[1], "latency") == 0) {
@@ -211,9 +189,7 @@ int main(int argc, char **argv) {
             samples[i] = now_seconds() - start;
             if (i % 16 == 0) usleep(20);
         }
-        qsort(samples, (size_t)events, sizeof(double), compare);
-        printf("%.0f %.0f %.0f\n", samples[events / 2] * 1e9, samples[events * 99 / 100] * 1e9,
-               samples[events * 999 / 1000] * 1e9);
+        print_percentiles(samples, events);
         oe_agent_close(agent);
         return 0;
     }

@@ -21,30 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-static long resident_kib(void) {
-    FILE *status = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    while (status && fgets(line, sizeof line, status)) {
-        if (strncmp(line, "VmRSS:", 6) == 0) kib = strtol(line + 6, NULL, 10);
-    }
-    if (status) fclose(status);
-    return kib;
-}
-
-static double now_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
-}
-
-static int compare(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "bench.h"
+#include "proc.h" /* Tests/CABI: resident_kib() */
 
 static oe_agent *make_agent(const char *url) {
     static const oe_kv settings[] = {{"appliance_id", "footprint"}, {"queue.capacity", "1MiB"}, {"log.destination", "none"}};
@@ -85,16 +65,10 @@ int main(int argc, char **argv) {
         long with_agent = resident_kib();
         /* About 4 MiB of events through a 1 MiB queue (drop_oldest): every page written. */
         char lsid[32];
+        oe_kv variables[BENCH_VARIABLES];
         for (long i = 0; i < 10000; i++) {
-            snprintf(lsid, sizeof lsid, "%ld", i);
-            oe_kv variables[] = {
-                {"lsid", lsid}, {"external_key", "INC-0001234"}, {"type", "support"}, {"username", "ann.baker"},
-                {"display_name", "Ann Baker"}, {"public_site", "Support Portal for Customers"},
-                {"customer", "ACME Corporation"}, {"computer", "WS-4711.acme.example"},
-                {"issue", "Printer does not print double-sided on letter paper"},
-                {"queue", "Tier 2 Hardware, Printers and Peripherals (EMEA)"},
-            };
-            if (oe_emit(agent, "support_conference_begin", variables, 10, NULL, 0) != OE_OK) {
+            make_variables(variables, lsid, sizeof lsid, i);
+            if (oe_emit(agent, BENCH_EVENT, variables, BENCH_VARIABLES, NULL, 0) != OE_OK) {
                 fprintf(stderr, "oe_emit failed\n");
                 return 1;
             }
@@ -105,12 +79,12 @@ int main(int argc, char **argv) {
         enum { AGENTS = 50 };
         double times[AGENTS];
         for (int i = 0; i < AGENTS; i++) {
-            double begin = now_us();
+            double begin = now_seconds();
             agent = make_agent(argv[2]);
-            times[i] = now_us() - begin;
+            times[i] = (now_seconds() - begin) * 1e6;
             oe_agent_close(agent);
         }
-        qsort(times, AGENTS, sizeof times[0], compare);
+        qsort(times, AGENTS, sizeof times[0], compare_doubles);
         printf("%ld %ld %ld %.0f %.0f\n", start, with_agent, full, times[AGENTS / 2], times[AGENTS - 1]);
         return 0;
     }

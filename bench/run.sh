@@ -33,7 +33,7 @@ ln -s liboutbound-events.so.1 "$normal/liboutbound-events.so"
 build() {
     local source=$1 libdir=$2 suffix=$3
     shift 3
-    cc -std=c11 -O2 -Wall -Wextra -Werror -I include "$source" -L "$libdir" -loutbound-events -Wl,-rpath,"$libdir" "$@" \
+    cc -std=c11 -O2 -Wall -Wextra -Werror -I include -I Tests/CABI "$source" -L "$libdir" -loutbound-events -Wl,-rpath,"$libdir" "$@" \
         -o "$work/$(basename "$source" .c)$suffix"
 }
 build bench/emit_bench.c "$lib" "" -lpthread -lcurl

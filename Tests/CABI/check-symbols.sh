@@ -25,3 +25,12 @@ if [ -n "$unexpected" ]; then
     exit 1
 fi
 echo "ok - the library needs only $(echo $needed | sed 's/ /, /g'): no Swift runtime"
+
+# Nor is one inside (SPEC: "built in Embedded Swift it carries no Swift runtime at all"): a
+# runtime linked in statically brings its reflection metadata sections (swift5_*) with it.
+metadata=$(readelf -SW "$library" | grep -o 'swift5_[a-z_]*' | sort -u || true)
+if [ -n "$metadata" ]; then
+    echo "not ok - the library carries the Swift runtime's metadata sections:" $metadata
+    exit 1
+fi
+echo "ok - no Swift runtime inside: no swift5_* metadata sections"

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,5 +32,32 @@ int csystem_open(const char *path, int flags, mode_t mode);
 
 /* MAP_FAILED is a cast Swift cannot import. */
 void *csystem_map_failed(void);
+
+/* Memory shared between processes (appliance mode's intake file): C11 atomics, which Swift
+ * cannot apply to a mapped file's bytes, and the futex calls that wait on them. */
+uint64_t csystem_load64(const uint64_t *word);
+void csystem_store64(uint64_t *word, uint64_t value);
+uint32_t csystem_load32(const uint32_t *word);
+void csystem_store32(uint32_t *word, uint32_t value);
+/* Adds and returns the new value. */
+uint32_t csystem_add32(uint32_t *word, uint32_t value);
+/* Waits while *word == expected, at most timeout_ms; shared between processes (no
+ * FUTEX_PRIVATE_FLAG). Returns 0 when woken or the value differed, -1 on timeout. */
+int csystem_futex_wait(uint32_t *word, uint32_t expected, int timeout_ms);
+/* Wakes every waiter on word. */
+void csystem_futex_wake(uint32_t *word);
+
+/* A process-shared, robust mutex in shared memory: a process that dies holding it never blocks
+ * the others. */
+int csystem_robust_mutex_init(pthread_mutex_t *mutex);
+/* 0: locked; 1: locked, and its previous owner died holding it (it is made consistent again);
+ * otherwise an errno value. */
+int csystem_robust_mutex_lock(pthread_mutex_t *mutex);
+
+/* An open-file-description lock on the first byte of fd, held as long as the description is
+ * open: "a process is running on this file". 0 when taken, else an errno value. */
+int csystem_hold_running_lock(int fd);
+/* 1 when some open file description holds that lock, 0 when none does, -1 on error. */
+int csystem_running_lock_held(int fd);
 
 #endif

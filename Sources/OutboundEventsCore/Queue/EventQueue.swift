@@ -125,22 +125,41 @@ public final class EventQueue {
     ) -> AppendResult {
         let wanted = mask & activeMask
         let stride = EventRecord.aligned(size)
-        var offset = reserve(stride)
-        while offset == nil {
-            guard policy == .dropOldest, count > 0 else {
-                droppedOverflow += 1
-                forEachSlot(in: wanted) { slots[$0].droppedOverflow += 1 }
-                return .full
-            }
-            evictOldest()
-            offset = reserve(stride)
-        }
-        let at = offset!
-        markWrap(to: at)
+        guard let at = room(stride, for: wanted) else { return .full }
         let seq = nextSeq
         EventRecord.write(at: base + at, size: size, seq: seq, mask: wanted, timestamp: timestamp,
                           name: name, variables: variables, customFields: customFields,
                           checksumSeed: checksumSeed)
+        book(at: at, stride: stride, seq: seq, for: wanted)
+        return .queued(seq: seq)
+    }
+
+    /// Where a record of `stride` bytes goes, after evicting the oldest records if the policy
+    /// says so; nil (the refusal counted for `wanted`) when it cannot go anywhere.
+    @inline(__always)
+    func room(_ stride: Int, for wanted: UInt64) -> Int? {
+        var offset = reserve(stride)
+        if offset == nil {
+            // Records nobody needs any more (wanted by no recipient) make room first.
+            reclaim()
+            offset = reserve(stride)
+        }
+        while offset == nil {
+            guard policy == .dropOldest, count > 0 else {
+                droppedOverflow += 1
+                forEachSlot(in: wanted) { slots[$0].droppedOverflow += 1 }
+                return nil
+            }
+            evictOldest()
+            offset = reserve(stride)
+        }
+        markWrap(to: offset!)
+        return offset
+    }
+
+    /// Books a record just written at `at` for the slots in `wanted`.
+    @inline(__always)
+    func book(at: Int, stride: Int, seq: UInt64, for wanted: UInt64) {
         placed(at: at, stride: stride, seq: seq)
         forEachSlot(in: wanted) { slot in
             slots[slot].queued += 1
@@ -149,7 +168,24 @@ public final class EventQueue {
                 slots[slot].cursorOffset = at
             }
         }
-        return .queued(seq: seq)
+    }
+
+    /// Stores a copy of an event already numbered elsewhere (appliance mode: a producer wrote it
+    /// into the daemon's intake), for the slots in `mask`. It keeps its sequence number, which
+    /// must be `nextSeq` or later, and its time, so its id is the one it was given there. An
+    /// event no recipient wants is stored too (with an empty mask, freed as soon as the tail
+    /// reaches it): sequence numbers stay consecutive, which recovery counts losses by.
+    public func append(copying record: EventView, mask: UInt64) -> AppendResult {
+        let wanted = mask & activeMask
+        let size = record.length
+        let stride = EventRecord.aligned(size)
+        guard let at = room(stride, for: wanted) else { return .full }
+        (base + at).copyMemory(from: record.bytes.baseAddress!, byteCount: size)
+        (base + at).storeBytes(of: wanted.littleEndian, toByteOffset: 16, as: UInt64.self)
+        EventRecord.seal(base + at, size: size, seed: checksumSeed)
+        book(at: at, stride: stride, seq: record.seq, for: wanted)
+        if wanted == 0 { reclaim() }
+        return .queued(seq: record.seq)
     }
 
     /// A record going to the ring's start leaves a marker where the newest one ends, so walks

@@ -145,7 +145,7 @@ public enum EventRecord {
     }
 
     /// Writes the event at `at`; `size` is what `size(...)` returned.
-    static func write(
+    public static func write(
         at: UnsafeMutableRawPointer, size: Int, seq: UInt64, mask: UInt64, timestamp: Int64,
         name: UnsafeRawBufferPointer, variables: Fields, customFields: Fields, checksumSeed: UInt32?
     ) {

@@ -29,9 +29,12 @@ public func oe_agent_new(_ settings: UnsafePointer<oe_kv>?, _ count: Int, _ err:
                          _ errSize: Int) -> OpaquePointer? {
     do throws(ConfigError) {
         let pairs = try settingPairs(settings, count)
-        let agent = try Agent(settings: pairs, environment: agentEnvironment)
+        // With queue.attach, a producer of the appliance's daemon (SPEC 9); else an agent.
+        let handle = pairs.contains { $0.key == "queue.attach" }
+            ? Handle(producer: try Producer(settings: pairs, environment: agentEnvironment))
+            : Handle(agent: try Agent(settings: pairs, environment: agentEnvironment))
         writeError(err, errSize, "")
-        return OpaquePointer(Unmanaged.passRetained(agent).toOpaque())
+        return OpaquePointer(Unmanaged.passRetained(handle).toOpaque())
     } catch {
         writeError(err, errSize, error.message)
         return nil
@@ -42,7 +45,8 @@ public func oe_agent_new(_ settings: UnsafePointer<oe_kv>?, _ count: Int, _ err:
 public func oe_agent_configure(_ agent: OpaquePointer?, _ settings: UnsafePointer<oe_kv>?, _ count: Int,
                                _ err: UnsafeMutablePointer<CChar>?, _ errSize: Int) -> Int32 {
     report(err, errSize) { () throws(ConfigError) in
-        try unwrap(agent).configure(try settingPairs(settings, count))
+        let agent = try unwrap(agent)
+        try agent.configure(try settingPairs(settings, count))
     }
 }
 
@@ -51,7 +55,8 @@ public func oe_agent_put_http_recipient(_ agent: OpaquePointer?, _ name: UnsafeP
                                         _ settings: UnsafePointer<oe_kv>?, _ count: Int,
                                         _ err: UnsafeMutablePointer<CChar>?, _ errSize: Int) -> Int32 {
     report(err, errSize) { () throws(ConfigError) in
-        try unwrap(agent).putHTTPRecipient(try string(name, "name"), try settingPairs(settings, count))
+        let agent = try unwrap(agent)
+        try agent.putHTTPRecipient(try string(name, "name"), try settingPairs(settings, count))
     }
 }
 
@@ -60,14 +65,17 @@ public func oe_agent_put_email_recipient(_ agent: OpaquePointer?, _ name: Unsafe
                                          _ settings: UnsafePointer<oe_kv>?, _ count: Int,
                                          _ err: UnsafeMutablePointer<CChar>?, _ errSize: Int) -> Int32 {
     report(err, errSize) { () throws(ConfigError) in
-        try unwrap(agent).putEmailRecipient(try string(name, "name"), try settingPairs(settings, count))
+        let agent = try unwrap(agent)
+        try agent.putEmailRecipient(try string(name, "name"), try settingPairs(settings, count))
     }
 }
 
 @c @implementation
 public func oe_agent_remove_recipient(_ agent: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> Int32 {
-    guard let agent, let name, let text = String(validatingCString: name) else { return ResultCode.invalid.rawValue }
-    return instance(agent).removeRecipient(text).rawValue
+    guard let agent else { return ResultCode.invalid.rawValue }
+    guard let target = instance(agent).agent else { return ResultCode.state.rawValue }
+    guard let name, let text = String(validatingCString: name) else { return ResultCode.invalid.rawValue }
+    return target.removeRecipient(text).rawValue
 }
 
 @c @implementation
@@ -83,10 +91,17 @@ public func oe_emit(_ agent: OpaquePointer?, _ event: UnsafePointer<CChar>?, _ v
         guard spans.measure(variables, count, at: 0), spans.measure(customFields, customCount, at: count) else {
             return ResultCode.invalid.rawValue
         }
-        let target = instance(agent)
-        let (code, reason) = target.emit(name: name, variables: Fields(UnsafeMutableBufferPointer(rebasing: spans[0..<count])),
-                                         customFields: Fields(UnsafeMutableBufferPointer(rebasing: spans[count...])))
-        if code != .ok { target.reportRefusedEmit(code, reason) }
+        let variables = Fields(UnsafeMutableBufferPointer(rebasing: spans[0..<count]))
+        let custom = Fields(UnsafeMutableBufferPointer(rebasing: spans[count...]))
+        let handle = instance(agent)
+        if let target = handle.agent {
+            let (code, reason) = target.emit(name: name, variables: variables, customFields: custom)
+            if code != .ok { target.reportRefusedEmit(code, reason) }
+            return code.rawValue
+        }
+        let producer = handle.producer!
+        let (code, reason) = producer.emit(name: name, variables: variables, customFields: custom)
+        if code != .ok { producer.reportRefusedEmit(code, reason) }
         return code.rawValue
     }
 }
@@ -94,13 +109,16 @@ public func oe_emit(_ agent: OpaquePointer?, _ event: UnsafePointer<CChar>?, _ v
 @c @implementation
 public func oe_agent_flush(_ agent: OpaquePointer?, _ timeoutMs: Int32) -> Int32 {
     guard let agent, timeoutMs >= 0 else { return ResultCode.invalid.rawValue }
-    return instance(agent).flush(timeout: Millis(timeoutMs)).rawValue
+    let handle = instance(agent)
+    let result = handle.agent?.flush(timeout: Millis(timeoutMs)) ?? handle.producer!.flush(timeout: Millis(timeoutMs))
+    return result.rawValue
 }
 
 @c @implementation
 public func oe_agent_status_json(_ agent: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int {
     guard let agent, buffer != nil || size == 0 else { return Int(ResultCode.invalid.rawValue) }
-    let json = instance(agent).status()
+    let handle = instance(agent)
+    let json = handle.agent?.status() ?? handle.producer!.status()
     let bytes = json.utf8.count
     if let buffer, size > 0 {
         let copied = min(bytes, size - 1)
@@ -115,20 +133,40 @@ public func oe_agent_status_json(_ agent: OpaquePointer?, _ buffer: UnsafeMutabl
 @c @implementation
 public func oe_agent_close(_ agent: OpaquePointer?) {
     guard let agent else { return }
-    let unmanaged = Unmanaged<Agent>.fromOpaque(UnsafeRawPointer(agent))
-    unmanaged.takeUnretainedValue().close()
+    let unmanaged = Unmanaged<Handle>.fromOpaque(UnsafeRawPointer(agent))
+    unmanaged.takeUnretainedValue().agent?.close()
     unmanaged.release()
 }
 
 // MARK: Conversions
 
-func instance(_ agent: OpaquePointer) -> Agent {
-    Unmanaged<Agent>.fromOpaque(UnsafeRawPointer(agent)).takeUnretainedValue()
+/// What an `oe_agent *` points at: an agent with a queue and recipients of its own, or a
+/// producer writing into the appliance's daemon (SPEC 9). Exactly one of the two is set.
+final class Handle {
+    let agent: Agent?
+    let producer: Producer?
+
+    init(agent: Agent) {
+        self.agent = agent
+        producer = nil
+    }
+
+    init(producer: Producer) {
+        agent = nil
+        self.producer = producer
+    }
 }
 
+func instance(_ agent: OpaquePointer) -> Handle {
+    Unmanaged<Handle>.fromOpaque(UnsafeRawPointer(agent)).takeUnretainedValue()
+}
+
+/// The agent of a configuration call: NULL is `OE_EINVAL`; a producer's configuration is the
+/// daemon's, so it is `OE_ESTATE`.
 func unwrap(_ agent: OpaquePointer?) throws(ConfigError) -> Agent {
     guard let agent else { throw ConfigError(.invalid, "agent: NULL") }
-    return instance(agent)
+    guard let target = instance(agent).agent else { throw Producer.configurationRefused }
+    return target
 }
 
 func string(_ pointer: UnsafePointer<CChar>?, _ what: String) throws(ConfigError) -> String {

@@ -18,6 +18,11 @@ public struct AgentEnvironment: Sendable {
     public var log: LogSink?
     /// False in tests that call `turn` themselves.
     public var startThread = true
+    /// Appliance mode (the daemon, SPEC 9): where each status document also goes (the intake,
+    /// for producers), and the events the intake dropped. Set, the status says
+    /// `"daemon": "running"`.
+    public var publishStatus: (@Sendable (String) -> Void)?
+    public var intakeDropped: (@Sendable () -> UInt64)?
 
     public init(version: String) { self.version = version }
 }
@@ -88,8 +93,10 @@ public final class Agent: @unchecked Sendable {
     /// What is known of the relay (SPEC 2, "SMTP current status"); back to `notChecked`
     /// whenever `smtp.*` change, so a former relay's error never shows for a new one.
     var smtpStatus = SMTPStatus.notChecked
-    /// Emits refused since the last journal entry about one, and when that entry was written.
-    let refusedEmits = Locked<(lastLogged: Millis?, suppressed: Int)>((nil, 0))
+    /// Events the daemon took from its intake that its profile does not declare.
+    var undeclaredIntakeEvents = 0
+    /// Emits refused, for the journal.
+    let refusedEmits = EmitRefusals()
     /// Entries made with the lock held, written once it is released (`locked`).
     var pendingLogs: [LogEntry] = []
     /// Reused by `drive` for a machine's actions, and the transfers a turn starts after
@@ -129,17 +136,7 @@ public final class Agent: @unchecked Sendable {
         if !settings.smtp.caCertificate.isEmpty {
             _ = try CACertificate("smtp.ca_certificate", pem: settings.smtp.caCertificate, now: clock.unixSeconds())
         }
-        profile = settings.firmwareProfile.isEmpty
-            ? FirmwareProfile.bSeries
-            : try FirmwareProfile(parsing: try Files.readText(settings.firmwareProfile, key: "firmware_profile"),
-                                  source: settings.firmwareProfile)
-        // The profile's recipient defaults are checked now, not at the first put.
-        do {
-            _ = try HTTPRecipientSettings([("url", "https://example.invalid/")], profile: profile, deployment: .appliance)
-            _ = try EmailRecipientSettings([("addresses", "check@example.invalid")], profile: profile)
-        } catch {
-            throw ConfigError(.invalid, "firmware_profile: \(error.message)")
-        }
+        profile = try Self.loadProfile(settings.firmwareProfile)
         if settings.applianceID.isEmpty { settings.applianceID = Self.hostName() }
         self.settings = settings
 
@@ -184,6 +181,21 @@ public final class Agent: @unchecked Sendable {
         free(memory?.baseAddress)
     }
 
+    /// The firmware profile at `path` (the built-in B Series one when empty), its recipient
+    /// defaults checked now, not at the first put.
+    static func loadProfile(_ path: String) throws(ConfigError) -> FirmwareProfile {
+        let profile = path.isEmpty
+            ? FirmwareProfile.bSeries
+            : try FirmwareProfile(parsing: try Files.readText(path, key: "firmware_profile"), source: path)
+        do {
+            _ = try HTTPRecipientSettings([("url", "https://example.invalid/")], profile: profile, deployment: .appliance)
+            _ = try EmailRecipientSettings([("addresses", "check@example.invalid")], profile: profile)
+        } catch {
+            throw ConfigError(.invalid, "firmware_profile: \(error.message)")
+        }
+        return profile
+    }
+
     static func makeSink(_ settings: AgentSettings) -> LogSink {
         switch settings.logDestination {
         case .journal: JournalSink(identifier: settings.logIdentifier)
@@ -212,12 +224,14 @@ public final class Agent: @unchecked Sendable {
         transport.wakeup()
     }
 
-    func configureLocked(_ pairs: [(key: String, value: String)]) throws(ConfigError) {
+    /// With `replacing`, the settings not in `pairs` go back to their defaults (a daemon's
+    /// reload: the file is the whole configuration).
+    func configureLocked(_ pairs: [(key: String, value: String)], replacing: Bool = false) throws(ConfigError) {
         try lock.withLock { () throws(ConfigError) in
             guard !closing else { throw Self.closingError }
-            var updated = settings
+            var updated = replacing ? AgentSettings() : settings
             try updated.apply(pairs)
-            for key in AgentSettings.fixedAtCreation where pairs.contains(where: { $0.key == key }) {
+            for key in AgentSettings.fixedAtCreation where replacing || pairs.contains(where: { $0.key == key }) {
                 let unchanged = switch key {
                 case "queue.capacity": updated.queueCapacity == settings.queueCapacity
                 case "queue.spool": updated.queueSpool == settings.queueSpool
@@ -238,7 +252,7 @@ public final class Agent: @unchecked Sendable {
                     }
                 }
             }
-            if pairs.contains(where: { $0.key == "appliance_id" }) && updated.applianceID.isEmpty {
+            if (replacing || pairs.contains(where: { $0.key == "appliance_id" })) && updated.applianceID.isEmpty {
                 updated.applianceID = Self.hostName()
             }
             if updated.logDestination != settings.logDestination || updated.logIdentifier != settings.logIdentifier,
@@ -402,58 +416,21 @@ public final class Agent: @unchecked Sendable {
     /// `timestamp` variable becomes the time the event occurred. Returns the result code and,
     /// for a refusal, why.
     public func emit(name: UnsafeRawBufferPointer, variables: Fields, customFields: Fields) -> (ResultCode, String?) {
-        guard let eventIndex = profile.index(of: name) else {
-            return (.invalid, "event \(Values.quote(String(decoding: name, as: UTF8.self))) is not declared by the \(profile.name) profile")
+        let event: CheckedEvent
+        switch CheckedEvent.check(name: name, variables: variables, customFields: customFields, profile: profile,
+                                  maxEventSize: maxEventSize) {
+        case .refused(let code, let reason): return (code, reason)
+        case .event(let checked): event = checked
         }
-        var timestamp: Int64?
-        var skip = -1
-        var hasExternalKey = false
-        var i = 0
-        while i < variables.count {
-            let key = variables.key(i)
-            if let problem = Self.fieldProblem(key) {
-                return (.invalid, "variable \(i): \(problem)")
-            }
-            if Self.equals(key, "timestamp") {
-                guard let parsed = Self.decimal(variables.value(i)) else {
-                    return (.invalid, "variable timestamp: not decimal Unix seconds")
-                }
-                timestamp = parsed
-                skip = i
-            } else if Self.equals(key, "event") || Self.equals(key, "version") || Self.equals(key, "appliance_id") {
-                return (.invalid, "variable \(String(decoding: key, as: UTF8.self)): set by the agent, not by the caller")
-            } else if Self.equals(key, "external_key") && variables.value(i).count > 0 {
-                hasExternalKey = true
-            }
-            i += 1
-        }
-        i = 0
-        while i < customFields.count {
-            if let problem = Self.fieldProblem(customFields.key(i)) {
-                return (.invalid, "custom field \(i): \(problem)")
-            }
-            i += 1
-        }
-        if let repeated = variables.repeatedKey() {
-            return (.invalid, "variable \(Values.quote(String(decoding: variables.key(repeated), as: UTF8.self))) given twice")
-        }
-        if let repeated = customFields.repeatedKey() {
-            return (.invalid, "custom field \(Values.quote(String(decoding: customFields.key(repeated), as: UTF8.self))) given twice")
-        }
-        let stored = skip >= 0 ? variables.removing(skip) : variables
-        guard let size = EventRecord.size(nameLength: name.count, variables: stored, customFields: customFields),
-              size <= maxEventSize else {
-            return (.tooBig, "the event is larger than the queue accepts (\(maxEventSize) bytes)")
-        }
-        let when = timestamp ?? clock.unixSeconds()
+        let when = event.timestamp ?? clock.unixSeconds()
         var wake = false
         let result: ResultCode = lock.withLock {
             guard !closing else { return .state }
-            var mask = wantMask[eventIndex]
-            if !hasExternalKey { mask &= ~requireKeyMask }
+            var mask = wantMask[event.eventIndex]
+            if !event.hasExternalKey { mask &= ~requireKeyMask }
             guard mask != 0 else { return .ok }
-            switch queue.append(size: size, mask: mask, timestamp: when, name: name,
-                                variables: stored, customFields: customFields) {
+            switch queue.append(size: event.size, mask: mask, timestamp: when, name: name,
+                                variables: event.variables, customFields: customFields) {
             case .queued:
                 spoolDirty = true
                 if idleMask & mask != 0 {
@@ -469,22 +446,10 @@ public final class Agent: @unchecked Sendable {
         return (result, nil)
     }
 
-    /// An emit refused for a reason the C caller cannot read (`oe_emit` has no `err`): said in
-    /// the journal, at most once a minute, with how many more there were meanwhile.
+    /// An emit refused for a reason the C caller cannot read: said in the journal, at most
+    /// once a minute (`EmitRefusals`).
     public func reportRefusedEmit(_ code: ResultCode, _ message: String?) {
-        guard let message, code == .invalid || code == .tooBig else { return }
-        let now = clock.monotonic()
-        let suppressed: Int? = refusedEmits.withLock { state in
-            if let last = state.lastLogged, now - last < 60_000 {
-                state.suppressed += 1
-                return nil
-            }
-            defer { state = (now, 0) }
-            return state.suppressed
-        }
-        guard let suppressed else { return }
-        log(LogEntry(.warning, .eventRefused, "oe_emit refused an event (\(code.summary)): \(message)",
-                     fields: [("OE_ERROR", message), ("OE_SUPPRESSED", String(suppressed))]))
+        refusedEmits.report(code, message, now: clock.monotonic()) { log($0) }
     }
 
     /// `emit` with Swift strings, for the tool and tests.
@@ -495,29 +460,6 @@ public final class Agent: @unchecked Sendable {
                 name.withUnsafeBytes { emit(name: $0, variables: variables, customFields: customFields) }
             }
         }
-    }
-
-    /// Names are firmware constants and reach the wire form-encoded, so only emptiness and
-    /// length are checked here: a byte scan would cost a fifth of an emit.
-    static func fieldProblem(_ key: UnsafeRawBufferPointer) -> String? {
-        if key.isEmpty { return "empty name" }
-        if key.count > 255 { return "name longer than 255 bytes" }
-        return nil
-    }
-
-    static func equals(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
-        bytes.count == text.utf8CodeUnitCount
-            && bytes.elementsEqual(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
-    }
-
-    static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int64? {
-        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
-        var value: Int64 = 0
-        for byte in bytes {
-            guard byte >= 0x30 && byte <= 0x39 else { return nil }
-            value = value * 10 + Int64(byte - 0x30)
-        }
-        return value
     }
 
     // MARK: Waiting and closing

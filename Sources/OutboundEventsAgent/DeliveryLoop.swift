@@ -50,7 +50,7 @@ extension Agent {
             statusPath = settings.statusPath
             if closing && readyToStop(now) {
                 finishClosing(now)
-                if !statusPath.isEmpty { status = statusSnapshot() }
+                if !statusPath.isEmpty || environment.publishStatus != nil { status = statusSnapshot() }
                 return false
             }
             if appliedGeneration != configGeneration {
@@ -63,7 +63,7 @@ extension Agent {
                 lastHousekeeping = now
                 housekeeping(now)
             }
-            if !statusPath.isEmpty && now - lastStatusWrite >= Self.statusInterval {
+            if (!statusPath.isEmpty || environment.publishStatus != nil) && now - lastStatusWrite >= Self.statusInterval {
                 lastStatusWrite = now
                 status = statusSnapshot()
             }
@@ -72,7 +72,11 @@ extension Agent {
         }
         for send in startingSends { start(send) }
         startingSends.removeAll(keepingCapacity: true)
-        if let status { Files.writeAtomically(statusPath, status.json + "\n") }
+        if let status {
+            let json = status.json
+            if !statusPath.isEmpty { Files.writeAtomically(statusPath, json + "\n") }
+            environment.publishStatus?(json)
+        }
         guard running else { return false }
         var results: [(slot: Int, result: DeliveryResult)] = []
         transport.poll(timeout: wait) { results.append(($0, $1)) }

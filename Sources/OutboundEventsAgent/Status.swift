@@ -29,6 +29,8 @@ struct StatusSnapshot {
     }
 
     var version: String
+    /// "running" in the daemon's status (appliance mode), nil for an in-process agent.
+    var daemon: String?
     var applianceID: String
     var deployment: String
     var profile: String
@@ -38,6 +40,7 @@ struct StatusSnapshot {
     var usedBytes: Int
     var queuedEvents: Int
     var droppedOverflow: UInt64
+    var intakeDropped: UInt64?
     var overflow: String
     var spool: String?
     var smtpStatus: String
@@ -49,6 +52,7 @@ struct StatusSnapshot {
         var json = JSONWriter()
         json.object { json in
             json.field("version", version)
+            if let daemon { json.field("daemon", daemon) }
             json.field("appliance_id", applianceID)
             json.field("deployment", deployment)
             json.field("firmware_profile", profile)
@@ -60,6 +64,7 @@ struct StatusSnapshot {
                 json.field("used_bytes", usedBytes)
                 json.field("queued_events", queuedEvents)
                 json.field("dropped_overflow", droppedOverflow)
+                if let intakeDropped { json.field("intake_dropped", intakeDropped) }
                 json.field("overflow", overflow)
                 json.field("spool", spool)
             }
@@ -124,10 +129,10 @@ extension Agent {
                 attempts: delivery.attempts, events: events)
         }
         return StatusSnapshot(
-            version: environment.version, applianceID: settings.applianceID, deployment: settings.deployment.rawValue,
+            version: environment.version, daemon: environment.publishStatus == nil ? nil : "running", applianceID: settings.applianceID, deployment: settings.deployment.rawValue,
             profile: profile.name, updated: clock.unixSeconds(), proxy: settings.proxy?.redacted,
             capacity: settings.queueCapacity, usedBytes: queue.usedBytes, queuedEvents: queue.count,
-            droppedOverflow: queue.droppedOverflow, overflow: settings.queueOverflow.rawValue,
+            droppedOverflow: queue.droppedOverflow, intakeDropped: environment.intakeDropped?(), overflow: settings.queueOverflow.rawValue,
             spool: settings.queueSpool.isEmpty ? nil : settings.queueSpool,
             smtpStatus: settings.smtp.isConfigured ? smtpStatus.text : "not configured",
             relay: settings.smtp.isConfigured ? relayAddress : nil, pendingAlerts: alerts.count, recipients: rows)

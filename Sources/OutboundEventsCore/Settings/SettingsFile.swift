@@ -17,6 +17,13 @@ public struct SettingsFile: Sendable {
         /// The file a `@path` value names; the caller reads it.
         public var file: String?
         public var line: Int
+
+        public init(key: String, value: String, file: String? = nil, line: Int) {
+            self.key = key
+            self.value = value
+            self.file = file
+            self.line = line
+        }
     }
 
     public struct Recipient: Sendable {

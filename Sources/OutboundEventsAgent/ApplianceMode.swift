@@ -1,0 +1,74 @@
+import Locking
+import OutboundEventsCore
+
+/// The agent as appliance mode's daemon uses it (SPEC 9): events arrive from the intake,
+/// numbered there, instead of through `emit`; the configuration comes from a file, re-read
+/// whole on reload.
+extension Agent {
+    /// Queues an event a producer wrote into the intake, with the number and time it was
+    /// given there, for the recipients that want it. False when the queue is full and the
+    /// policy is `reject` (the event stays in the intake), or the agent is closing.
+    public func accept(_ record: EventView) -> Bool {
+        var wake = false
+        let accepted: Bool = lock.withLock {
+            guard !closing else { return false }
+            var mask: UInt64 = 0
+            if let index = profile.index(of: record.name) {
+                mask = wantMask[index]
+                if mask & requireKeyMask != 0 && (record.variable("external_key")?.isEmpty ?? true) {
+                    mask &= ~requireKeyMask
+                }
+            } else {
+                undeclaredIntakeEvents += 1
+            }
+            guard case .queued = queue.append(copying: record, mask: mask) else { return false }
+            spoolDirty = true
+            if idleMask & mask != 0 {
+                idleMask &= ~mask
+                wake = true
+            }
+            return true
+        }
+        if wake { transport.wakeup() }
+        return accepted
+    }
+
+    /// The sequence number the next event must have: every lower one is in the queue already.
+    public var nextSequence: UInt64 {
+        lock.withLock { queue.nextSeq }
+    }
+
+    /// The lowest sequence number some enabled recipient still has to deliver, or the next one
+    /// to be given when nothing is pending: how far a producer's flush has come.
+    public func deliveredBefore() -> UInt64 {
+        lock.withLock {
+            var lowest = queue.nextSeq
+            for slot in slots.indices {
+                guard let recipient = slots[slot], recipient.enabled, let head = queue.slots[slot].headSeq else { continue }
+                lowest = min(lowest, head)
+            }
+            return lowest
+        }
+    }
+
+    /// Events from the intake whose type this agent's profile does not declare (the producer's
+    /// profile differs from the daemon's): counted, logged by the daemon, delivered to nobody.
+    public func takeUndeclaredIntakeEvents() -> Int {
+        lock.withLock {
+            defer { undeclaredIntakeEvents = 0 }
+            return undeclaredIntakeEvents
+        }
+    }
+
+    /// Replaces every agent setting with `pairs` (those missing go back to their defaults),
+    /// as a reload does. The settings fixed at creation must not change.
+    public func replaceSettings(_ pairs: [(key: String, value: String)]) throws(ConfigError) {
+        try configureLocked(pairs, replacing: true)
+        transport.wakeup()
+    }
+
+    /// Writes an entry to the agent's log (the daemon's own entries: start, reload, stop).
+    public func record(_ entry: LogEntry) {
+        log(entry)
+    }
+}

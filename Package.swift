@@ -24,6 +24,8 @@ let package = Package(
         // Embedded Swift by scripts/build-embedded.py (make lib).
         .library(name: "outbound-events", type: .dynamic, targets: ["OutboundEventsLibrary"]),
         .executable(name: "outbound-events-tool", targets: ["OutboundEventsTool"]),
+        // outbound-eventsd: appliance mode's daemon (SPEC 9), in the tools package.
+        .executable(name: "outbound-eventsd", targets: ["OutboundEventsDaemon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -82,6 +84,15 @@ let package = Package(
             // libraries and Synchronization named.
             linkerSettings: [.unsafeFlags([
                 "-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization",
+                "-Xlinker", "-z", "-Xlinker", "relro", "-Xlinker", "-z", "-Xlinker", "now",
+            ])]
+        ),
+
+        .executableTarget(
+            name: "OutboundEventsDaemon",
+            dependencies: ["OutboundEventsAgent", "COutboundEvents", "Spool", "Locking", "CSystemd"],
+            linkerSettings: [.unsafeFlags([
+                "-static-stdlib",
                 "-Xlinker", "-z", "-Xlinker", "relro", "-Xlinker", "-z", "-Xlinker", "now",
             ])]
         ),

@@ -1,0 +1,255 @@
+import COutboundEvents
+import CSystemd
+import Glibc
+import Locking
+import OutboundEventsAgent
+import OutboundEventsCore
+import Spool
+
+/// `outbound-eventsd`: the appliance's one delivering agent (SPEC 9). It reads its
+/// configuration file, runs an agent on the spool, moves the events producers write into the
+/// intake beside the spool into the agent's queue, and publishes the agent's status there for
+/// them. SIGHUP re-reads the file and applies it whole or not at all; SIGTERM stops it like
+/// `oe_agent_close`.
+final class Daemon: @unchecked Sendable {
+    static let defaultConfig = "/etc/outbound-events/outbound-events.conf"
+    static let defaultSpool = "/var/lib/outbound-events/queue"
+    /// Events moved per hold of the intake's lock: producers wait at most this many copies.
+    static let batch = 32
+
+    let configPath: String
+    let agent: Agent
+    let intake: IntakeFile
+    /// The configuration applied last (with the default spool filled in), for reload's diff.
+    var current: SettingsFile
+    let stopping = Locked(false)
+    var thread = pthread_t()
+
+    init(configPath: String, file: SettingsFile, agent: Agent, intake: IntakeFile) {
+        self.configPath = configPath
+        current = file
+        self.agent = agent
+        self.intake = intake
+    }
+
+    // MARK: Starting
+
+    /// Reads and checks the file: the configuration, or every problem as `FILE:LINE: reason`.
+    static func load(_ path: String) -> (file: SettingsFile?, problems: [String]) {
+        let loaded: (SettingsFile, [SettingsFileSupport.Problem])
+        do { loaded = try SettingsFileSupport.load(path) } catch {
+            return (nil, ["\(path): \(error.message)"])
+        }
+        var file = loaded.0
+        if !file.agent.contains(where: { $0.key == "queue.spool" }) {
+            file.agent.append(SettingsFile.Setting(key: "queue.spool", value: defaultSpool, line: 0))
+        }
+        let problems = loaded.1 + SettingsFileSupport.check(file, now: Int64(time(nil)))
+        guard problems.isEmpty else {
+            return (nil, problems.sorted { $0.line < $1.line }.map { "\(path):\($0.line): \($0.message)" })
+        }
+        return (file, [])
+    }
+
+    /// Starts the daemon: the agent on the spool (refused while another holds it), its
+    /// recipients, the intake and the thread that moves events out of it.
+    static func start(configPath: String, file: SettingsFile) throws(ConfigError) -> Daemon {
+        let published = PublishedStatus()
+        var environment = AgentEnvironment(version: OE_VERSION_STRING)
+        environment.publishStatus = { published.publish($0) }
+        environment.intakeDropped = { published.intake.withLock { $0 }?.dropped ?? 0 }
+        let agent: Agent
+        do {
+            agent = try Agent(settings: file.agent.map { ($0.key, $0.value) }, environment: environment)
+        } catch {
+            throw ConfigError(error.code, "\(configPath):\(SettingsFile.line(of: error.message, in: file.agent, default: 1)): \(error.message)")
+        }
+        for recipient in file.recipients {
+            do throws(ConfigError) { try put(recipient, into: agent) } catch {
+                agent.close()
+                throw ConfigError(error.code, "\(configPath):\(SettingsFile.line(of: error.message, in: recipient.settings, default: recipient.line)): \(error.message)")
+            }
+        }
+        let spool = file.agent.last { $0.key == "queue.spool" }!.value
+        var settings = AgentSettings()
+        try? settings.apply(file.agent.map { ($0.key, $0.value) })
+        let capacity = settings.queueCapacity
+        var notes: [String] = []
+        let intake: IntakeFile
+        do {
+            intake = try IntakeFile.openForDaemon(spool: spool, capacity: capacity, now: Int64(time(nil)), notes: &notes)
+        } catch {
+            agent.close()
+            throw error
+        }
+        guard intake.holdRunningMark() else {
+            agent.close()
+            throw ConfigError(.io, "queue.spool: \(intake.path) is in use by another daemon")
+        }
+        for note in notes { agent.record(LogEntry(.warning, .intakeProblem, note, fields: [("OE_ERROR", note)])) }
+        let daemon = Daemon(configPath: configPath, file: file, agent: agent, intake: intake)
+        daemon.applyToIntake(file)
+        // Numbers continue after the newest event the queue holds, even if the intake is new.
+        intake.continueAfter(agent.nextSequence)
+        published.intake.withLock { $0 = intake }
+        try daemon.startThread()
+        agent.record(LogEntry(.info, .daemonStarted,
+                              "outbound-eventsd \(OE_VERSION_STRING) started: \(file.recipients.count) recipients, queue \(spool), configuration \(configPath)",
+                              fields: [("OE_CONFIG", configPath), ("OE_SPOOL", spool)]))
+        return daemon
+    }
+
+    static func put(_ recipient: SettingsFile.Recipient, into agent: Agent) throws(ConfigError) {
+        let pairs = recipient.settings.map { (key: $0.key, value: $0.value) }
+        switch recipient.kind {
+        case .http: try agent.putHTTPRecipient(recipient.name, pairs)
+        case .email: try agent.putEmailRecipient(recipient.name, pairs)
+        }
+    }
+
+    /// What producers follow: the overflow policy and the largest event.
+    func applyToIntake(_ file: SettingsFile) {
+        let overflow = file.agent.last { $0.key == "queue.overflow" }?.value
+        intake.policy = overflow.flatMap(OverflowPolicy.init(rawValue:)) ?? .dropOldest
+        intake.largestEvent = agent.maxEventSize
+    }
+
+    // MARK: Moving events
+
+    func startThread() throws(ConfigError) {
+        var all = sigset_t()
+        sigfillset(&all)
+        var previous = sigset_t()
+        pthread_sigmask(SIG_SETMASK, &all, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let started = pthread_create(&thread, nil, { context in
+            let daemon = Unmanaged<Daemon>.fromOpaque(context!).takeRetainedValue()
+            daemon.moveEvents()
+            return nil
+        }, context)
+        guard started == 0 else {
+            Unmanaged<Daemon>.fromOpaque(context).release()
+            throw ConfigError(.noMemory, "cannot start the intake thread")
+        }
+    }
+
+    /// The intake thread: moves events into the agent's queue as producers write them, and
+    /// tells producers waiting in flush how far delivery has come.
+    func moveEvents() {
+        var lastWarning: Int64 = 0
+        while !stopping.withLock({ $0 }) {
+            let taken = intake.take(limit: Self.batch, floor: agent.nextSequence) { agent.accept($0) }
+            var problems: [String] = []
+            if taken.damaged {
+                problems.append("the intake \(intake.path) holds damaged records (changed by something else than a producer); the events after them were skipped")
+            }
+            let undeclared = agent.takeUndeclaredIntakeEvents()
+            if undeclared > 0 {
+                problems.append("\(undeclared) events from producers have a type the daemon's firmware profile does not declare; no recipient gets them")
+            }
+            let now = Int64(time(nil))
+            if !problems.isEmpty && now - lastWarning >= 60 {
+                lastWarning = now
+                for problem in problems {
+                    agent.record(LogEntry(.warning, .intakeProblem, problem, fields: [("OE_ERROR", problem)]))
+                }
+            }
+            intake.publishDone(before: min(intake.oldestWaiting(), agent.deliveredBefore()))
+            if taken.full {
+                // The queue is full and refuses (queue.overflow = reject): the events wait in
+                // the intake until deliveries make room.
+                usleep(50_000)
+            } else if !taken.left {
+                intake.sleep(timeout: intake.hasFlushWaiters ? 10 : 1000) { stopping.withLock { $0 } }
+            }
+        }
+        // What producers wrote until now goes into the queue (and so the spool) before close.
+        while case let taken = intake.take(limit: Self.batch, floor: agent.nextSequence, { agent.accept($0) }),
+              taken.moved > 0 || taken.skipped > 0 {}
+    }
+
+    // MARK: Signals
+
+    /// Stops like `oe_agent_close`: the intake thread first (what waits there stays for the
+    /// next start), then the agent.
+    func stop() {
+        stopping.withLock { $0 = true }
+        intake.wakeDaemon()
+        pthread_join(thread, nil)
+        agent.close()
+    }
+
+    /// SIGHUP: re-reads the file and applies the difference, or nothing (every problem logged
+    /// as `FILE:LINE: reason`).
+    func reload() {
+        let (loaded, problems) = Self.load(configPath)
+        var refusals = problems
+        if let file = loaded {
+            refusals += fixedChanges(file)
+        }
+        guard let file = loaded, refusals.isEmpty else {
+            for problem in refusals {
+                agent.record(LogEntry(.error, .reloadRefused, problem, fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
+            }
+            let summary = "configuration \(configPath) not reloaded: \(refusals.count) problem\(refusals.count == 1 ? "" : "s") (logged above); the previous configuration is kept"
+            agent.record(LogEntry(.error, .reloadRefused, summary, fields: [("OE_CONFIG", configPath), ("OE_ERROR", summary)]))
+            return
+        }
+        var changes: [String] = []
+        do throws(ConfigError) {
+            try agent.replaceSettings(file.agent.map { ($0.key, $0.value) })
+        } catch {
+            let problem = "\(configPath):\(SettingsFile.line(of: error.message, in: file.agent, default: 1)): \(error.message)"
+            agent.record(LogEntry(.error, .reloadRefused, "configuration not reloaded: \(problem); the previous configuration is kept",
+                                  fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
+            return
+        }
+        if settingPairs(file.agent) != settingPairs(current.agent) { changes.append("settings changed") }
+        for old in current.recipients where !file.recipients.contains(where: { $0.name == old.name && $0.kind == old.kind }) {
+            _ = agent.removeRecipient(old.name)
+            changes.append("-\(old.name)")
+        }
+        for recipient in file.recipients {
+            let old = current.recipients.first { $0.name == recipient.name && $0.kind == recipient.kind }
+            if let old, settingPairs(old.settings) == settingPairs(recipient.settings) { continue }
+            do throws(ConfigError) {
+                try Self.put(recipient, into: agent)
+                changes.append(old == nil ? "+\(recipient.name)" : "~\(recipient.name)")
+            } catch {
+                // Checked above, so only what changed since (a certificate that expired meanwhile).
+                let problem = "\(configPath):\(SettingsFile.line(of: error.message, in: recipient.settings, default: recipient.line)): \(error.message)"
+                agent.record(LogEntry(.error, .reloadRefused, "recipient \(Values.quote(recipient.name)) not applied: \(problem)",
+                                      fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
+            }
+        }
+        applyToIntake(file)
+        current = file
+        let summary = changes.isEmpty ? "nothing changed" : changes.joined(separator: ", ")
+        agent.record(LogEntry(.info, .reloadApplied, "configuration \(configPath) reloaded: \(summary)",
+                              fields: [("OE_CONFIG", configPath), ("OE_CHANGES", summary)]))
+    }
+
+    /// Settings fixed at start that the new file changes, as `FILE:LINE: reason`.
+    func fixedChanges(_ file: SettingsFile) -> [String] {
+        var problems: [String] = []
+        for key in AgentSettings.fixedAtCreation.sorted() {
+            let before = current.agent.last { $0.key == key }?.value ?? ""
+            let after = file.agent.last { $0.key == key }
+            guard (after?.value ?? "") != before else { continue }
+            problems.append("\(configPath):\(after?.line ?? 1): \(key): fixed when the daemon starts; restart it (systemctl restart outbound-events) to change it")
+        }
+        return problems
+    }
+
+    func settingPairs(_ settings: [SettingsFile.Setting]) -> [String] {
+        settings.map { "\($0.key)=\($0.value)" }
+    }
+}
+
+/// Where the agent's status goes for producers: the intake, once it is open.
+final class PublishedStatus: Sendable {
+    let intake = Locked<IntakeFile?>(nil)
+
+    func publish(_ json: String) { intake.withLock { $0 }?.publishStatus(json) }
+}

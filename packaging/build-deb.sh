@@ -3,7 +3,9 @@
 #   liboutbound-events1      the library, SONAME liboutbound-events.so.1, built in Embedded Swift
 #                            (scripts/build-embedded.py): no Swift runtime inside
 #   liboutbound-events-dev   header, unversioned link, pkg-config file, CMake package
-#   outbound-events-tools    the outbound-events tool, its man page, the journald catalog, profiles
+#   outbound-events-tools    the outbound-events tool and the outbound-eventsd daemon (its systemd
+#                            unit, conffile and maintainer scripts), their man pages, the journald
+#                            catalog, profiles
 # The version comes from include/outbound_events.h; DEB_REVISION (default 1) is the Debian
 # revision, and DEB_VERSION overrides the whole package version (the upgrade test builds an
 # older one that way).
@@ -22,6 +24,7 @@ homepage="https://github.com/outbound-events/outbound-events"
 scripts/install-deps.sh build deb
 scripts/build-embedded.py build/lib
 swift build -c release --product outbound-events-tool
+swift build -c release --product outbound-eventsd
 bin=$(swift build -c release --show-bin-path)
 
 work=$(mktemp -d)
@@ -132,22 +135,42 @@ build "$dev" liboutbound-events-dev
 
 # outbound-events-tools
 tools="$work/outbound-events-tools"
-install -d -m 0755 "$tools/usr/bin" "$tools/usr/share/man/man1" "$tools/usr/lib/systemd/catalog" \
-    "$tools/usr/share/outbound-events/profiles" "$tools/usr/lib/tmpfiles.d"
+install -d -m 0755 "$tools/usr/bin" "$tools/usr/share/man/man1" "$tools/usr/share/man/man8" \
+    "$tools/usr/lib/systemd/catalog" "$tools/usr/lib/systemd/system" "$tools/usr/share/outbound-events/profiles" \
+    "$tools/usr/lib/tmpfiles.d" "$tools/etc/outbound-events"
 install -m 0755 "$bin/outbound-events-tool" "$tools/usr/bin/outbound-events"
-patchelf --remove-rpath "$tools/usr/bin/outbound-events"
-strip --strip-unneeded --remove-section=.comment --remove-section=.note "$tools/usr/bin/outbound-events"
+install -m 0755 "$bin/outbound-eventsd" "$tools/usr/bin/outbound-eventsd"
+for program in outbound-events outbound-eventsd; do
+    patchelf --remove-rpath "$tools/usr/bin/$program"
+    strip --strip-unneeded --remove-section=.comment --remove-section=.note "$tools/usr/bin/$program"
+done
 gzip -9n < packaging/outbound-events.1 > "$tools/usr/share/man/man1/outbound-events.1.gz"
+gzip -9n < packaging/outbound-eventsd.8 > "$tools/usr/share/man/man8/outbound-eventsd.8.gz"
+chmod 0644 "$tools/usr/share/man/man1/outbound-events.1.gz" "$tools/usr/share/man/man8/outbound-eventsd.8.gz"
 install -m 0644 packaging/outbound-events.catalog "$tools/usr/lib/systemd/catalog/outbound-events.catalog"
 install -m 0644 firmware-profile/b-series.profile "$tools/usr/share/outbound-events/profiles/b-series.profile"
 install -m 0644 packaging/outbound-events.tmpfiles "$tools/usr/lib/tmpfiles.d/outbound-events.conf"
-chmod 0644 "$tools/usr/share/man/man1/outbound-events.1.gz"
+install -m 0644 packaging/outbound-events.service "$tools/usr/lib/systemd/system/outbound-events.service"
+# The daemon's configuration, a conffile: 0640 from the start, because it will hold secrets;
+# the postinst gives it the group outbound-events once that exists.
+install -m 0640 packaging/outbound-events.conf "$tools/etc/outbound-events/outbound-events.conf"
 docs "$tools" outbound-events-tools
-depends=$(shlibdeps "$tools/usr/bin/outbound-events")
+{
+    echo "# The daemon's configuration holds secrets (smtp.password, signing_secret): not world-readable."
+    echo "outbound-events-tools: non-standard-file-perm 0640 != 0644 [etc/outbound-events/outbound-events.conf]"
+} >> "$tools/usr/share/lintian/overrides/outbound-events-tools"
+depends=$(shlibdeps "$tools/usr/bin/outbound-events" "$tools/usr/bin/outbound-eventsd")
 control "$tools" "Package: outbound-events-tools" "Source: outbound-events" "Version: $package_version" \
     "Architecture: $arch" "Maintainer: $maintainer" "Section: admin" "Priority: optional" \
-    "Depends: $depends" "Homepage: $homepage" \
-    "Description: outbound events agent of the B Series appliance (field tool)" \
+    "Depends: $depends, adduser, procps" "Homepage: $homepage" \
+    "Description: outbound events agent of the B Series appliance (daemon and field tool)" \
+    " The outbound-eventsd daemon is the appliance's one delivering agent: the" \
+    " firmware services write their events into its queue (queue.attach), and it" \
+    " delivers them to the webhook and email recipients of one configuration," \
+    " /etc/outbound-events/outbound-events.conf. It runs as the systemd service" \
+    " outbound-events.service, as its own system user, reloads on systemctl" \
+    " reload." \
+    " ." \
     " The outbound-events tool validates settings files, sends a test event to a" \
     " URL and shows exactly what happened (address, TLS verification, answer," \
     " timing), drives an agent from a settings file, and shows the status of" \
@@ -155,4 +178,11 @@ control "$tools" "Package: outbound-events-tools" "Source: outbound-events" "Ver
     " ." \
     " This package also installs the journald message catalog, so that" \
     " journalctl -x explains the agent's entries, and the firmware profiles."
+# The conffile, and the maintainer scripts: the system user, the conffile's group, the unit
+# enabled and started (written as debhelper's dh_installsystemd would generate them).
+echo "/etc/outbound-events/outbound-events.conf" > "$tools/DEBIAN/conffiles"
+chmod 0644 "$tools/DEBIAN/conffiles"
+for script in postinst prerm postrm; do
+    install -m 0755 "packaging/debian/outbound-events-tools.$script" "$tools/DEBIAN/$script"
+done
 build "$tools" outbound-events-tools

@@ -2,8 +2,9 @@
 # The packages as an operator meets them (make test-deb, run by make test): lintian clean, the
 # symbols file equal to the exported functions, installed over an older version with dpkg, a C
 # program built with pkg-config alone and with CMake's find_package alone and run against a
-# receiver, nothing of the Swift toolchain needed, the journald catalog installed, and nothing
-# left after dpkg -r and -P.
+# receiver, nothing of the Swift toolchain needed, the journald catalog installed, the daemon's
+# unit (systemd-analyze verify and security), user and conffile in place, and nothing left after
+# dpkg -r and -P (the daemon's user, state and configuration directory included).
 set -euo pipefail
 # (grep -q in a pipeline would end the writer early, and pipefail would report its SIGPIPE.)
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,7 +60,7 @@ echo "ok - upgraded 0.9.0-1 to $version-1 with dpkg -i"
 # A firmware service builds against the installed packages with pkg-config alone.
 flags=$(pkg-config --cflags --libs outbound-events)
 cc -std=c11 -Wall -Wextra -Werror examples/firmware_service.c $flags -o "$work/firmware_service"
-if ldd "$work/firmware_service" /usr/lib/$multiarch/liboutbound-events.so.1 /usr/bin/outbound-events | grep -iE 'swift|not found'; then
+if ldd "$work/firmware_service" /usr/lib/$multiarch/liboutbound-events.so.1 /usr/bin/outbound-events /usr/bin/outbound-eventsd | grep -iE 'swift|not found'; then
     fail "something of the Swift toolchain is needed at run time"
 fi
 python3 scripts/receiver.py --log "$work/requests.jsonl" > "$work/port" &
@@ -89,6 +90,32 @@ echo "ok - find_package(OutboundEvents 1.0 REQUIRED) and OutboundEvents::Outboun
 journalctl --list-catalog | grep 3be05f24e14848368b0e00acc0225f0c >/dev/null || fail "the catalog is not in journald's database"
 echo "ok - tool, man page and journald catalog installed (journalctl -x explains the entries)"
 
+# The daemon: its unit, checked offline (no systemd need run: verify resolves ExecStart= and
+# the man pages of Documentation= on this system), its system user, its directories, and its
+# configuration, a conffile holding secrets, valid as shipped.
+daemon_version=$(/usr/bin/outbound-eventsd --version) || fail "outbound-eventsd --version"
+[ "$daemon_version" = "outbound-eventsd $version" ] || [ "$daemon_version" = "$version" ] || fail "outbound-eventsd --version: $daemon_version"
+[ -f /usr/share/man/man8/outbound-eventsd.8.gz ] || fail "outbound-eventsd man page"
+unit=/usr/lib/systemd/system/outbound-events.service
+[ -f "$unit" ] || fail "$unit is not installed"
+verify=$(systemd-analyze verify "$unit" 2>&1) || fail "systemd-analyze verify $unit: $verify"
+[ -z "$verify" ] || fail "systemd-analyze verify $unit: $verify"
+systemd-analyze security --offline=true "$unit" > "$work/security" 2>&1 || { cat "$work/security"; fail "systemd-analyze security"; }
+exposure=$(sed -n 's/.*Overall exposure level for outbound-events.service: \([0-9][0-9.]*\).*/\1/p' "$work/security")
+[ -n "$exposure" ] || { cat "$work/security"; fail "systemd-analyze security printed no overall exposure level"; }
+awk -v e="$exposure" 'BEGIN { exit !(e + 0 <= 2.5) }' || { cat "$work/security"; fail "the unit's exposure level is $exposure, above 2.5"; }
+echo "ok - outbound-events.service installed; systemd-analyze verify has nothing to say; exposure $exposure (at most 2.5)"
+getent passwd outbound-events >/dev/null || fail "no user outbound-events"
+getent group outbound-events >/dev/null || fail "no group outbound-events"
+[ "$(stat -c '%a %U:%G' /var/lib/outbound-events)" = "750 outbound-events:outbound-events" ] || fail "/var/lib/outbound-events: $(stat -c '%a %U:%G' /var/lib/outbound-events)"
+[ "$(stat -c '%a %U:%G' /run/outbound-events)" = "755 outbound-events:outbound-events" ] || fail "/run/outbound-events: $(stat -c '%a %U:%G' /run/outbound-events)"
+conffile=/etc/outbound-events/outbound-events.conf
+[ "$(stat -c '%a %U:%G' "$conffile")" = "640 root:outbound-events" ] || fail "$conffile: $(stat -c '%a %U:%G' "$conffile")"
+conffiles=$(dpkg-query -W --showformat='${Conffiles}' outbound-events-tools)
+[[ "$conffiles" == *" $conffile "* ]] || fail "$conffile is not a conffile: $conffiles"
+$sudo /usr/bin/outbound-events check "$conffile" > "$work/check.out" 2>&1 || { cat "$work/check.out"; fail "the shipped $conffile does not validate"; }
+echo "ok - user and group outbound-events, its directories, $conffile (conffile, 0640 root:outbound-events, valid)"
+
 # Remove, then purge: nothing of ours is left.
 files=$(dpkg -L "${packages[@]}" | sort -u)
 $sudo dpkg -r "${packages[@]}" >/dev/null
@@ -103,4 +130,9 @@ for package in "${packages[@]}"; do
     status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || echo not-installed)
     [ "$status" = not-installed ] || fail "$package is $status"
 done
-echo "ok - dpkg -r and dpkg -P leave no files behind"
+getent passwd outbound-events >/dev/null && fail "dpkg -P left the user outbound-events"
+getent group outbound-events >/dev/null && fail "dpkg -P left the group outbound-events"
+for path in /var/lib/outbound-events /run/outbound-events /etc/outbound-events; do
+    [ -e "$path" ] && fail "dpkg -P left $path"
+done
+echo "ok - dpkg -r and dpkg -P leave no files behind, nor the user outbound-events, its state or configuration directory"

@@ -30,7 +30,7 @@ lib:
 demo: build
 	scripts/install-deps.sh test
 	scripts/start-journald.sh
-	examples/demo.sh $(LIBDIR) $(BIN)/outbound-events-tool
+	examples/demo.sh $(LIBDIR) $(BIN)/outbound-events-tool $(BIN)/outbound-eventsd
 
 test:
 	scripts/install-deps.sh build test

@@ -4,7 +4,8 @@
 # with 503; the agent logs the failure, retries two seconds later, delivers everything in
 # order and logs the recovery. Then the journal lines are shown, and the field tool reads the
 # status file the service left and sends a test event of its own.
-# Usage: examples/demo.sh LIBDIR TOOL
+# Then appliance mode: outbound-eventsd with two producer services (examples/producer_service.c).
+# Usage: examples/demo.sh LIBDIR TOOL [DAEMON]
 set -euo pipefail
 libdir=$(cd "$1" && pwd)
 tool=$2
@@ -58,3 +59,55 @@ echo "== the field tool: outbound-events status (the file the service wrote thro
 "$tool" status "$work/firmware.json"
 echo "== the field tool: outbound-events send-test http://127.0.0.1:$port/hook"
 "$tool" send-test "http://127.0.0.1:$port/hook" || true
+
+# Appliance mode (README, "Appliance mode"): one daemon owns the configuration and delivers;
+# two firmware services attach to its spool as producers and only emit.
+daemon=${3:-}
+[ -n "$daemon" ] || exit 0
+echo
+echo "== appliance mode: outbound-eventsd and two producer services"
+cc -std=c11 -Wall -Wextra -Werror -I "$root/include" "$root/examples/producer_service.c" \
+    -L "$libdir" -loutbound-events -Wl,-rpath,"$libdir" -o "$work/producer_service"
+echo "sequence 503 200" > "$work/control"
+cat > "$work/outbound-events.conf" <<CONF
+appliance_id = demo-appliance
+queue.spool = $work/queue
+status.path = $work/daemon.json
+log.identifier = outbound-eventsd-demo
+
+[http ticketing]
+url = http://127.0.0.1:$port/hook
+retry_interval = 2s
+CONF
+echo "-- $work/outbound-events.conf (outbound-events check validates it):"
+sed 's/^/   /' "$work/outbound-events.conf"
+"$tool" check "$work/outbound-events.conf"
+since=$(date '+%Y-%m-%d %H:%M:%S')
+before=$(wc -l < "$work/requests.jsonl")
+"$daemon" --config "$work/outbound-events.conf" &
+daemon_pid=$!
+trap 'kill $receiver $daemon_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 1 50); do [ -e "$work/queue.intake" ] && break; sleep 0.1; done
+echo "-- two firmware services emit at once (the receiver refuses the first delivery again)"
+"$work/producer_service" "$work/queue" recording &
+first=$!
+"$work/producer_service" "$work/queue" chat
+wait $first
+echo "-- what the receiver got from the daemon: one queue, one order, each service's events in its order"
+python3 - "$work/requests.jsonl" "$before" <<'PY'
+import json, sys, urllib.parse
+for number, line in enumerate(open(sys.argv[1]), 1):
+    if number <= int(sys.argv[2]):
+        continue
+    request = json.loads(line)
+    fields = dict(urllib.parse.parse_qsl(request["body"]))
+    print("   %-34s from %-9s answered %s  %s" % (fields["event"], fields.get("service", "-"), request["answer"], request["headers"]["webhook-id"]))
+PY
+echo "-- SIGHUP reloads the file (whole or not at all); SIGTERM stops the daemon"
+kill -HUP $daemon_pid
+sleep 0.5
+kill -TERM $daemon_pid
+wait $daemon_pid && echo "   outbound-eventsd exited 0"
+echo "-- the daemon's journal (journalctl -t outbound-eventsd-demo --since '$since')"
+sleep 0.5
+journalctl --no-pager -t outbound-eventsd-demo --since "$since" -o short-iso || true

@@ -29,6 +29,8 @@ enum Files {
     static func writeAtomically(_ path: String, _ text: String) -> Bool {
         let temporary = path + ".tmp.\(getpid())"
         let fd = csystem_open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // Readable by anyone (outbound-events status), whatever the umask (the unit has 0027).
+        if fd >= 0 { fchmod(fd, 0o644) }
         guard fd >= 0 else { return false }
         var bytes = Array(text.utf8)
         var ok = true

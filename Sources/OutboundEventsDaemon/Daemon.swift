@@ -34,7 +34,8 @@ final class Daemon: @unchecked Sendable {
 
     // MARK: Starting
 
-    /// Reads and checks the file: the configuration, or every problem as `FILE:LINE: reason`.
+    /// Reads and checks the file: the configuration (nil when it cannot be read), and every
+    /// problem as `FILE:LINE: reason` (the configuration must not be used when there is one).
     static func load(_ path: String) -> (file: SettingsFile?, problems: [String]) {
         let loaded: (SettingsFile, [SettingsFileSupport.Problem])
         do { loaded = try SettingsFileSupport.load(path) } catch {
@@ -45,10 +46,7 @@ final class Daemon: @unchecked Sendable {
             file.agent.append(SettingsFile.Setting(key: "queue.spool", value: defaultSpool, line: 0))
         }
         let problems = loaded.1 + SettingsFileSupport.check(file, now: Int64(time(nil)))
-        guard problems.isEmpty else {
-            return (nil, problems.sorted { $0.line < $1.line }.map { "\(path):\($0.line): \($0.message)" })
-        }
-        return (file, [])
+        return (file, problems.sorted { $0.line < $1.line }.map { "\(path):\($0.line): \($0.message)" })
     }
 
     /// Starts the daemon: the agent on the spool (refused while another holds it), its
@@ -189,6 +187,7 @@ final class Daemon: @unchecked Sendable {
             refusals += fixedChanges(file)
         }
         guard let file = loaded, refusals.isEmpty else {
+            refusals.sort { Self.lineNumber($0) < Self.lineNumber($1) }
             for problem in refusals {
                 agent.record(LogEntry(.error, .reloadRefused, problem, fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
             }
@@ -228,6 +227,12 @@ final class Daemon: @unchecked Sendable {
         let summary = changes.isEmpty ? "nothing changed" : changes.joined(separator: ", ")
         agent.record(LogEntry(.info, .reloadApplied, "configuration \(configPath) reloaded: \(summary)",
                               fields: [("OE_CONFIG", configPath), ("OE_CHANGES", summary)]))
+    }
+
+    /// The line of a `FILE:LINE: reason` problem, for sorting.
+    static func lineNumber(_ problem: String) -> Int {
+        let afterFile = problem.split(separator: ":", maxSplits: 2)
+        return afterFile.count > 1 ? Int(afterFile[1]) ?? 0 : 0
     }
 
     /// Settings fixed at start that the new file changes, as `FILE:LINE: reason`.

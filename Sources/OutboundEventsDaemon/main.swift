@@ -44,8 +44,8 @@ sigemptyset(&handled)
 for signal in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&handled, signal) }
 pthread_sigmask(SIG_BLOCK, &handled, nil)
 
-let (file, problems) = Daemon.load(configPath)
-guard let file else { fail(problems.joined(separator: "\n")) }
+let (loaded, problems) = Daemon.load(configPath)
+guard let file = loaded, problems.isEmpty else { fail(problems.joined(separator: "\n")) }
 let daemon: Daemon
 do { daemon = try Daemon.start(configPath: configPath, file: file) } catch {
     fail("outbound-eventsd: \(error.message)")

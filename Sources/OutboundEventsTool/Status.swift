@@ -1,6 +1,8 @@
 import ArgumentParser
 import FoundationEssentials
+import COutboundEvents
 import Glibc
+import OutboundEventsAgent
 import OutboundEventsCore
 
 /// The status document the agent writes (SPEC section 3), as far as the tool shows it.
@@ -32,6 +34,8 @@ struct StatusDocument: Decodable {
     }
 
     var version: String
+    /// "running" or "stopped": the status of outbound-eventsd (appliance mode).
+    var daemon: String?
     var appliance_id: String?
     var pid: Int?
     var updated: Int?
@@ -58,8 +62,29 @@ struct Status: ParsableCommand {
     @Argument(help: "Status files (default: every *.json in --dir).") var files: [String] = []
     @Option(help: "Where agents write their status files.") var dir = "/run/outbound-events"
     @Flag(help: "Print the documents as one JSON array instead of tables.") var json = false
+    @Option(help: "Show the daemon (outbound-eventsd) whose queue.spool this is, as its producers see it.") var attach: String?
 
     func run() throws {
+        if let attach {
+            let producer: Producer
+            do {
+                producer = try Producer(settings: [(key: "queue.attach", value: attach), (key: "log.destination", value: "none")],
+                                        environment: AgentEnvironment(version: OE_VERSION_STRING))
+            } catch {
+                complain(error.message)
+                throw ExitCode(1)
+            }
+            let text = producer.status()
+            if json {
+                print(text)
+            } else if let document = StatusDocument.parse(text) {
+                show(attach, document)
+            } else {
+                print("\(attach)  outbound-eventsd \(producer.daemonRunning ? "running" : "stopped"); it has published no status yet")
+            }
+            if !producer.daemonRunning { throw ExitCode(1) }
+            return
+        }
         var paths = files
         if paths.isEmpty {
             if let entries = try? FileManagerLite.list(dir) {
@@ -91,6 +116,7 @@ struct Status: ParsableCommand {
     func show(_ path: String, _ document: StatusDocument) {
         let now = Int(time(nil))
         var heading = path
+        if document.daemon != nil { heading += "  outbound-eventsd (appliance mode)" }
         if let pid = document.pid {
             heading += "  pid \(pid)" + (kill(pid_t(pid), 0) == 0 || errno == EPERM ? "" : " (not running)")
         }

@@ -1,0 +1,400 @@
+import COutboundEvents
+import Foundation
+import OutboundEvents
+import OutboundEventsAgent
+import OutboundEventsCore
+import Testing
+
+// Appliance mode (SPEC 9): outbound-eventsd run directly (no systemd), producers as C programs
+// linking the shipped library (Tests/CABI/producer_child.c), real receivers and a real relay.
+
+/// The C producer of these tests.
+let producerChild = buildCProgram("producer_child")
+
+/// outbound-eventsd on a configuration file of its own, logging to standard error (kept in a file).
+final class DaemonProcess: @unchecked Sendable {
+    static let binary = repositoryRoot + "/.build/debug/outbound-eventsd"
+    let directory: URL
+    let config: String
+    let spool: String
+    let logFile: String
+    var process: Process?
+
+    /// `body` is the configuration after the spool, status and log settings this adds.
+    init(_ body: String, directory: URL = temporaryDirectory("daemon"), start: Bool = true) throws {
+        precondition(FileManager.default.fileExists(atPath: Self.binary), "build the daemon first (swift build)")
+        self.directory = directory
+        config = directory.path + "/outbound-events.conf"
+        spool = directory.path + "/queue"
+        logFile = directory.path + "/daemon.log"
+        write(body)
+        if start { try self.start() }
+    }
+
+    func write(_ body: String) {
+        let text = """
+            queue.spool = \(spool)
+            status.path = \(directory.path)/status.json
+            log.destination = stderr
+            shutdown_timeout = 1s
+
+            """ + body
+        try! text.write(toFile: config, atomically: true, encoding: .utf8)
+    }
+
+    /// Starts the daemon and waits until it has said it started.
+    func start() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["--config", config]
+        if !FileManager.default.fileExists(atPath: logFile) { FileManager.default.createFile(atPath: logFile, contents: nil) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
+        handle.seekToEndOfFile()
+        process.standardError = handle
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        let started = waitUntil(10) { log.components(separatedBy: " started: ").count - 1 > starts || !process.isRunning }
+        starts += 1
+        guard started, process.isRunning else { throw ConfigError(.io, "outbound-eventsd did not start: \(log)") }
+    }
+
+    var starts = 0
+    var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+    var pid: Int32 { process!.processIdentifier }
+
+    func signal(_ number: Int32) { kill(pid, number) }
+
+    /// SIGTERM; returns the exit status and how long it took.
+    @discardableResult
+    func stop() -> (status: Int32, seconds: Double) {
+        guard let process, process.isRunning else { return (process?.terminationStatus ?? 0, 0) }
+        let began = Date()
+        signal(SIGTERM)
+        process.waitUntilExit()
+        self.process = nil
+        return (process.terminationStatus, Date().timeIntervalSince(began))
+    }
+
+    func killHard() {
+        guard let process else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    deinit {
+        if let process, process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// A producer_child run: its acknowledged event numbers once it has ended or been killed.
+final class ProducerRun: @unchecked Sendable {
+    let process = Process()
+    let output = Pipe()
+    let errors = Pipe()
+    let id: String
+
+    init(spool: String, id: String, count: Int, then mode: [String] = []) throws {
+        self.id = id
+        process.executableURL = URL(fileURLWithPath: producerChild)
+        process.arguments = [spool, id, String(count)] + mode
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+    }
+
+    /// Waits for the end; returns the lines of standard output.
+    func finish() -> [String] {
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    func acknowledged() -> [Int] {
+        finish().compactMap { $0.hasPrefix("ok ") ? Int($0.dropFirst(3)) : nil }
+    }
+
+    var errorText: String { String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+}
+
+extension Receiver {
+    /// The events received, per producer, as (n, webhook-id), in arrival order.
+    func byProducer() -> [String: [(n: Int, id: String)]] {
+        var result: [String: [(n: Int, id: String)]] = [:]
+        for request in requests {
+            guard let producer = request.field("producer"), let n = request.field("n").flatMap({ Int($0) }) else { continue }
+            result[producer, default: []].append((n, request.headers["webhook-id"] ?? ""))
+        }
+        return result
+    }
+}
+
+@Suite("Appliance mode: outbound-eventsd and its producers", .serialized)
+struct DaemonTests {
+    @Test("three producers x 10,000 events reach one receiver: every one, each producer's order kept, distinct ids")
+    func threeProducers() throws {
+        let receiver = try Receiver()
+        let daemon = try DaemonProcess("[http hook]\nurl = \(receiver.url)\n")
+        let runs = try (0..<3).map { try ProducerRun(spool: daemon.spool, id: "p\($0)", count: 10_000, then: ["flush", "120000"]) }
+        for run in runs {
+            let lines = run.finish()
+            #expect(lines.filter { $0.hasPrefix("ok ") }.count == 10_000, "\(run.id): \(run.errorText)")
+            #expect(lines.last == "flush 0", "\(run.id): oe_agent_flush waits for the daemon's delivery")
+        }
+        let received = receiver.byProducer()
+        var ids = Set<String>()
+        for run in runs {
+            let events = received[run.id] ?? []
+            #expect(events.map(\.n) == Array(0..<10_000), "\(run.id): all arrive, in the order emitted (\(events.count) arrived)")
+            ids.formUnion(events.map(\.id))
+        }
+        #expect(ids.count == 30_000, "every event has an id of its own")
+        #expect(daemon.stop().status == 0)
+    }
+
+    @Test("100 producers SIGKILLed at random moments mid-emit: a healthy producer's events still flow, and every acknowledged event arrives once, in order")
+    func killedProducers() throws {
+        let receiver = try Receiver()
+        // reject: an acknowledged event is never evicted for room, so every one must arrive.
+        let daemon = try DaemonProcess("queue.capacity = 16MiB\nqueue.overflow = reject\n[http hook]\nurl = \(receiver.url)\n")
+        var random = SplitMix(seed: 14)
+        var acknowledged: [String: [Int]] = [:]
+        for round in 0..<10 {
+            for pair in 0..<5 {
+                // Two at a time, so that one often dies holding the intake's lock while the
+                // other waits for it; each is killed at a random moment once it has emitted.
+                let victims = try (0..<2).map { try ProducerRun(spool: daemon.spool, id: "k\(round)-\(pair)-\($0)", count: 250, then: ["pause"]) }
+                for victim in victims {
+                    var seen = Data()
+                    while !String(decoding: seen, as: UTF8.self).contains("ok ") {
+                        let chunk = victim.output.fileHandleForReading.availableData
+                        if chunk.isEmpty { break }
+                        seen += chunk
+                    }
+                    usleep(UInt32(random.next() % 1500))
+                    kill(victim.process.processIdentifier, SIGKILL)
+                    victim.process.waitUntilExit()
+                    let text = String(decoding: seen + victim.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                    acknowledged[victim.id] = text.split(separator: "\n").compactMap { $0.hasPrefix("ok ") ? Int($0.dropFirst(3)) : nil }
+                }
+            }
+            // A healthy producer after each ten: never blocked by a dead one's lock; its events
+            // are delivered in their turn, right after those before them.
+            let healthy = try ProducerRun(spool: daemon.spool, id: "healthy\(round)", count: 5, then: ["flush", "60000"])
+            let lines = healthy.finish()
+            #expect(lines.filter { $0.hasPrefix("ok ") }.count == 5, "round \(round): \(healthy.errorText)")
+            #expect(lines.last == "flush 0", "round \(round): \(lines.suffix(2))")
+            #expect((receiver.byProducer()["healthy\(round)"] ?? []).map(\.n) == [0, 1, 2, 3, 4])
+        }
+        #expect(acknowledged.count == 100)
+        let received = receiver.byProducer()
+        for (id, numbers) in acknowledged {
+            let arrived = (received[id] ?? []).map(\.n)
+            let lost = Set(numbers).subtracting(arrived)
+            #expect(lost.isEmpty, "\(id): \(lost.count) acknowledged events did not arrive, e.g. \(lost.sorted().prefix(5))")
+            #expect(arrived == Array(0..<arrived.count), "\(id): in order, none twice, none missing in between (\(arrived.count) arrived)")
+        }
+        #expect(daemon.stop().status == 0)
+    }
+
+    @Test("daemon stopped: producers' emits succeed, status says stopped, and the events arrive after it starts")
+    func daemonStopped() throws {
+        let receiver = try Receiver()
+        let daemon = try DaemonProcess("[http hook]\nurl = \(receiver.url)\n")
+        #expect(daemon.stop().status == 0)
+        let producer = try Producer(settings: [("queue.attach", daemon.spool), ("log.destination", "none")],
+                                    environment: AgentEnvironment(version: "1.0.0"))
+        #expect(statusField(producer.status(), "daemon") == "stopped")
+        let run = try ProducerRun(spool: daemon.spool, id: "s", count: 200)
+        #expect(run.acknowledged().count == 200, "emits succeed while the daemon is stopped")
+        #expect(producer.flush(timeout: 200) == .timedOut, "nobody delivers while the daemon is stopped")
+        #expect(receiver.requests.isEmpty)
+        try daemon.start()
+        #expect(producer.flush(timeout: 30_000) == .ok)
+        #expect((receiver.byProducer()["s"] ?? []).map(\.n) == Array(0..<200))
+        #expect(waitUntil(10) { statusField(producer.status(), "daemon") == "running" })
+        #expect(daemon.stop().status == 0)
+    }
+
+    @Test("daemon SIGKILLed and restarted while producers emit: nothing acknowledged is lost, a duplicate keeps its webhook-id")
+    func daemonKilled() throws {
+        let receiver = try Receiver()
+        // Room for every event: none is evicted, so every acknowledged one must arrive.
+        let daemon = try DaemonProcess("queue.capacity = 16MiB\n[http hook]\nurl = \(receiver.url)\n")
+        let runs = try (0..<3).map { try ProducerRun(spool: daemon.spool, id: "d\($0)", count: 8_000) }
+        usleep(150_000)
+        daemon.killHard()
+        usleep(100_000)
+        try daemon.start()
+        var acknowledged: [String: [Int]] = [:]
+        for run in runs { acknowledged[run.id] = run.acknowledged() }
+        let producer = try Producer(settings: [("queue.attach", daemon.spool), ("log.destination", "none")],
+                                    environment: AgentEnvironment(version: "1.0.0"))
+        #expect(producer.flush(timeout: 120_000) == .ok)
+        let received = receiver.byProducer()
+        var duplicates = 0
+        for (id, numbers) in acknowledged {
+            #expect(numbers.count == 8_000, "\(id): every emit acknowledged")
+            let arrived = received[id] ?? []
+            var idOf: [Int: String] = [:]
+            for event in arrived {
+                if let earlier = idOf[event.n] {
+                    duplicates += 1
+                    #expect(earlier == event.id, "a duplicate carries the same webhook-id")
+                }
+                idOf[event.n] = event.id
+            }
+            let lost = Set(numbers).subtracting(idOf.keys)
+            #expect(lost.isEmpty, "\(id): \(lost.count) acknowledged events did not arrive, e.g. \(lost.sorted().prefix(5))")
+        }
+        #expect(duplicates <= 1, "at most one duplicate per recipient per crash")
+        #expect(daemon.stop().status == 0)
+    }
+
+    @Test("SIGHUP: an added recipient gets only events emitted after the reload; a broken file is not applied and says FILE:LINE")
+    func reload() throws {
+        let first = try Receiver(), second = try Receiver()
+        let daemon = try DaemonProcess("[http one]\nurl = \(first.url)\n")
+        let before = try ProducerRun(spool: daemon.spool, id: "before", count: 10, then: ["flush", "10000"])
+        #expect(before.finish().last == "flush 0", "\(before.errorText)")
+
+        // Broken: an unknown key and a changed queue.capacity. Nothing of it is applied.
+        daemon.write("queue.capacity = 8MiB\n[http one]\nurl = \(first.url)\n[http two]\nurl = \(second.url)\ncolour = blue\n")
+        daemon.signal(SIGHUP)
+        #expect(waitUntil(10) { daemon.log.contains("not reloaded") })
+        #expect(daemon.log.contains("\(daemon.config):5: queue.capacity: fixed when the daemon starts"), "\(daemon.log)")
+        #expect(daemon.log.contains("\(daemon.config):10: "), "the unknown key's line")
+        #expect(try ProducerRun(spool: daemon.spool, id: "broken", count: 10, then: ["flush", "10000"]).finish().last == "flush 0")
+        #expect(second.requests.isEmpty, "the broken file's recipient was not added")
+
+        // Fixed: the new recipient gets what is emitted from now on, the old one everything.
+        daemon.write("[http one]\nurl = \(first.url)\n[http two]\nurl = \(second.url)\n")
+        daemon.signal(SIGHUP)
+        #expect(waitUntil(10) { daemon.log.contains("reloaded: +two") }, "\(daemon.log)")
+        #expect(try ProducerRun(spool: daemon.spool, id: "after", count: 10, then: ["flush", "10000"]).finish().last == "flush 0")
+        #expect(Set(first.byProducer().keys) == ["before", "broken", "after"])
+        #expect(Set(second.byProducer().keys) == ["after"])
+
+        // Removed: its pending events are discarded, the other keeps receiving.
+        daemon.write("[http two]\nurl = \(second.url)\n")
+        daemon.signal(SIGHUP)
+        #expect(waitUntil(10) { daemon.log.contains("reloaded: -one") }, "\(daemon.log)")
+        #expect(try ProducerRun(spool: daemon.spool, id: "last", count: 3, then: ["flush", "10000"]).finish().last == "flush 0")
+        #expect(first.byProducer()["last"] == nil && second.byProducer()["last"]?.count == 3)
+        #expect(daemon.stop().status == 0)
+    }
+
+    @Test("one failure alert email for a dead recipient while three producers emit")
+    func oneAlertStream() throws {
+        let relay = try SMTPRelay()
+        let dead = try Receiver(control: "500")
+        let smtp = relay.settings().map { "\($0.0) = \($0.1)" }.joined(separator: "\n")
+        let daemon = try DaemonProcess("""
+            \(smtp)
+            [http dead]
+            url = \(dead.url)
+            retry_interval = 100ms
+            email_contacts = oncall@example.com
+            email_alert_after = 1s
+
+            """)
+        let runs = try (0..<3).map { try ProducerRun(spool: daemon.spool, id: "a\($0)", count: 50) }
+        for run in runs { #expect(run.acknowledged().count == 50, "\(run.errorText)") }
+        #expect(waitUntil(20) { relay.messages.count >= 1 })
+        Thread.sleep(forTimeInterval: 2)
+        #expect(relay.messages.count == 1, "one alert for the appliance, not one per producer")
+        #expect(relay.messages.first?.to == ["oncall@example.com"])
+        #expect(daemon.stop().status == 0)
+    }
+
+    @Test("one daemon per spool; SIGTERM exits 0 within shutdown_timeout + 1 s; a bad file stops the start with FILE:LINE")
+    func startAndStop() throws {
+        let receiver = try Receiver(control: "hang")
+        let daemon = try DaemonProcess("[http hook]\nurl = \(receiver.url)\n")
+        let other = daemon.directory.appendingPathComponent("second")
+        try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
+        let second = try DaemonProcess("", directory: other, start: false)
+        try "queue.spool = \(daemon.spool)\nlog.destination = stderr\n".write(toFile: second.config, atomically: true, encoding: .utf8)
+        let refused = try runChild(DaemonProcess.binary, ["--config", second.config], timeout: 10)
+        #expect(refused.status == 1)
+        #expect(refused.err.contains("\(daemon.spool) is in use by another agent"), "\(refused.err)")
+
+        try "queue.spool = \(daemon.spool)\nqueue.overflow = sometimes\n".write(toFile: second.config, atomically: true, encoding: .utf8)
+        let bad = try runChild(DaemonProcess.binary, ["--config", second.config], timeout: 10)
+        #expect(bad.status == 1)
+        #expect(bad.err.contains("\(second.config):2: queue.overflow"), "\(bad.err)")
+
+        // A delivery hangs (the receiver never answers) while it stops.
+        #expect(try ProducerRun(spool: daemon.spool, id: "t", count: 1).acknowledged() == [0])
+        Thread.sleep(forTimeInterval: 0.5)  // the delivery is in flight, never answered ("hang" logs nothing)
+        let (status, seconds) = daemon.stop()
+        #expect(status == 0)
+        #expect(seconds < 2.0, "shutdown_timeout (1 s) + 1 s")
+    }
+
+    @Test("a producer: attach to a missing spool names it; configuration calls are OE_ESTATE; status is the daemon's")
+    func producerFace() throws {
+        let directory = temporaryDirectory("attach")
+        let missing = directory.path + "/nowhere/queue"
+        var err = [CChar](repeating: 0, count: 512)
+        let refused = ["queue.attach": missing].withKV { oe_agent_new($0, $1, &err, err.count) }
+        #expect(refused == nil)
+        #expect(String(cString: err).contains(missing))
+
+        let receiver = try Receiver()
+        let daemon = try DaemonProcess("appliance_id = one-appliance\n[http hook]\nurl = \(receiver.url)\n")
+        let wrong = ["queue.attach": daemon.spool, "smtp.host": "relay.example"].withKV { oe_agent_new($0, $1, &err, err.count) }
+        #expect(wrong == nil)
+        #expect(String(cString: err).hasPrefix("smtp.host: not a producer's setting"))
+
+        let agent = ["queue.attach": daemon.spool, "log.destination": "none"].withKV { oe_agent_new($0, $1, &err, err.count) }
+        #expect(agent != nil, "\(String(cString: err))")
+        defer { oe_agent_close(agent) }
+        let configured = ["deployment": "cloud"].withKV { oe_agent_configure(agent, $0, $1, &err, err.count) }
+        #expect(configured == OE_ESTATE)
+        #expect(String(cString: err).contains("the daemon (outbound-eventsd) owns the configuration"))
+        let put = ["url": receiver.url].withKV { oe_agent_put_http_recipient(agent, "other", $0, $1, &err, err.count) }
+        #expect(put == OE_ESTATE)
+        #expect(oe_agent_remove_recipient(agent, "hook") == OE_ESTATE)
+        #expect(oe_emit(agent, "not_an_event", nil, 0, nil, 0) == OE_EINVAL, "undeclared events are refused by the producer")
+
+        let lsid = oe_kv(key: strdup("lsid"), value: strdup("L1"))
+        var variables = [lsid]
+        #expect(oe_emit(agent, "support_conference_end", &variables, 1, nil, 0) == OE_OK)
+        #expect(oe_agent_flush(agent, 10_000) == OE_OK)
+        #expect(receiver.lsids() == ["L1"])
+        #expect(waitUntil(10) {
+            let size = oe_agent_status_json(agent, nil, 0)
+            var buffer = [CChar](repeating: 0, count: size + 1)
+            _ = oe_agent_status_json(agent, &buffer, buffer.count)
+            let json = String(cString: buffer)
+            return statusField(json, "daemon") == "running" && statusField(json, "appliance_id") == "one-appliance"
+        }, "the daemon's status, published for producers")
+        #expect(daemon.stop().status == 0)
+    }
+
+    @Test("the systemd unit: systemd-analyze verify has nothing to say, security exposure 2.5 or lower")
+    func unit() throws {
+        let result = try runChild("/bin/bash", [repositoryRoot + "/packaging/check-unit.sh"], timeout: 60)
+        #expect(result.status == 0, "\(result.out)\(result.err)")
+    }
+}
+
+/// A top-level string field of a status document.
+func statusField(_ json: String, _ key: String) -> String? {
+    guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return nil }
+    return object[key] as? String
+}
+
+extension Dictionary where Key == String, Value == String {
+    /// The pairs as a C oe_kv array, valid inside `body`.
+    func withKV<R>(_ body: (UnsafePointer<oe_kv>, Int) -> R) -> R {
+        let pairs = map { oe_kv(key: strdup($0.key), value: strdup($0.value)) }
+        defer { for pair in pairs { free(UnsafeMutablePointer(mutating: pair.key)); free(UnsafeMutablePointer(mutating: pair.value)) } }
+        return pairs.withUnsafeBufferPointer { body($0.baseAddress!, $0.count) }
+    }
+}

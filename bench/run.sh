@@ -7,6 +7,8 @@
 #             and wrk -t1 -c1; 4 recipients vs 4 handles in one multi handle
 #   spool:    emit and delivery with queue.spool on vs off
 #   memory:   resident memory with a 1,000,000-event backlog; stripped library size
+#   appliance: a producer's oe_emit (outbound-eventsd running) vs the C ring, its latency while
+#             the daemon delivers vs the in-process agent's, the daemon's drain vs the agent's
 #   embedded: the shipped Embedded Swift library against the same sources in normal Swift (emit,
 #             delivery, size); resident memory of a process with one agent against the C
 #             equivalent, and the time of oe_agent_new
@@ -21,9 +23,12 @@ scripts/install-deps.sh build bench
 # before the switch to Embedded (normal Swift, runtime linked statically: swift build).
 make --no-print-directory lib
 swift build -c release --product outbound-events >/dev/null
+swift build -c release --product outbound-eventsd >/dev/null
+daemon="$root/.build/release/outbound-eventsd"
 lib="$root/build/lib"
 work=$(mktemp -d)
-trap 'kill $(cat "$work/nginx/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+daemons=()
+trap 'kill $(cat "$work/nginx/nginx.pid" 2>/dev/null) "${daemons[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 normal="$work/normal-lib"
 mkdir -p "$normal"
 cp "$root/.build/release/liboutbound-events.so" "$normal/liboutbound-events.so.1"
@@ -42,6 +47,7 @@ build bench/deliver_bench.c "$lib" "" -lcurl
 build bench/deliver_bench.c "$normal" -normal -lcurl
 build Tests/CABI/memory_test.c "$lib" ""
 build bench/footprint.c "$lib" "" -lpthread -lcurl
+build bench/daemon_bench.c "$lib" "" -lpthread
 build bench/footprint.c "$normal" -normal -lpthread -lcurl
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -52,6 +58,26 @@ for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break
 url="http://127.0.0.1:$port/hook"
 # A port nothing listens on: the footprint's events stay queued.
 dead="http://127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')/hook"
+# Appliance mode: outbound-eventsd on three spools. "dead" only moves events into its queue
+# (its recipient fails, the next attempt an hour away), "live" delivers to nginx, "drain" is
+# started by daemon_bench drain once the events wait in its intake.
+appliance() {
+    local name=$1 recipient=$2
+    mkdir -p "$work/$name"
+    printf 'queue.spool = %s\nqueue.capacity = 64MiB\nlog.destination = none\nappliance_id = bench\n[http bench]\nurl = %s\nretry_interval = 1h\n' \
+        "$work/$name/queue" "$recipient" > "$work/$name/conf"
+}
+appliance dead "http://127.0.0.1:9/"
+appliance live "$url"
+appliance drain "$url"
+for name in dead live drain; do
+    "$daemon" --config "$work/$name/conf" &
+    daemons+=($!)
+    for _ in $(seq 1 50); do [ -e "$work/$name/queue.intake" ] && break; sleep 0.1; done
+done
+kill "${daemons[2]}"
+wait "${daemons[2]}" || true
+
 python3 - "$work/post.lua" <<'PY'
 import sys
 body = ("event=support_conference_begin&version=3&timestamp=1795929813&appliance_id=bench&lsid=1&external_key=INC-0001234"
@@ -97,6 +123,10 @@ for run in $(seq 1 "$runs"); do
     rm -f "$work/spool"
     record deliver_oe_spool "$("$work/deliver_bench" oe "$url" "$events" 1 "$work/spool")"
     rm -f "$work/spool"
+    record producer_emit_1 "$("$work/daemon_bench" emit "$work/dead/queue" 1 1000000)"
+    record producer_emit_2 "$("$work/daemon_bench" emit "$work/dead/queue" 2 1000000)"
+    record producer_latency "$("$work/daemon_bench" latency "$work/live/queue" 200000)"
+    record daemon_drain "$("$work/daemon_bench" drain "$work/drain/queue" "$events" "$daemon" "$work/drain/conf")"
     record footprint_oe "$("$work/footprint" oe "$dead")"
     record footprint_normal "$("$work/footprint-normal" oe "$dead")"
     record footprint_c "$("$work/footprint" c "$dead")"

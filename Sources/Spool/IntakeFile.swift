@@ -368,7 +368,8 @@ public final class IntakeFile: @unchecked Sendable {
         public var moved = 0
         /// Events skipped because the daemon's queue already had them (moved before a crash).
         public var skipped = 0
-        /// Bytes of damaged records thrown away (never produced by a complete write).
+        /// Damaged records were found (never the product of a producer's write, which is
+        /// visible only once complete): they and everything after them were thrown away.
         public var damaged = false
         /// The daemon's queue was full (policy reject): the rest waits in the intake.
         public var full = false

@@ -60,10 +60,10 @@ test-sanitizers: lib
 	scripts/start-journald.sh
 	swift build --build-tests
 	swift build --build-tests --scratch-path .build/sanitize-address --sanitize=address
-	OE_SOAK_SECONDS=20 OE_C_LIBRARY=$(SHIPPED) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	OE_SOAK_SECONDS=20 OE_DAEMON_QUICK=1 OE_C_LIBRARY=$(SHIPPED) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	    .build/sanitize-address/debug/outbound-eventsPackageTests.xctest --testing-library swift-testing
 	swift build --build-tests --scratch-path .build/sanitize-thread --sanitize=thread
-	OE_SOAK_SECONDS=20 OE_C_LIBRARY=$(SHIPPED) TSAN_OPTIONS=halt_on_error=1 \
+	OE_SOAK_SECONDS=20 OE_DAEMON_QUICK=1 OE_C_LIBRARY=$(SHIPPED) TSAN_OPTIONS=halt_on_error=1 \
 	    .build/sanitize-thread/debug/outbound-eventsPackageTests.xctest --testing-library swift-testing
 
 # Long fuzzing runs: 300 s per target (FUZZ_SECONDS=... to change).

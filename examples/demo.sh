@@ -68,7 +68,6 @@ echo
 echo "== appliance mode: outbound-eventsd and two producer services"
 cc -std=c11 -Wall -Wextra -Werror -I "$root/include" "$root/examples/producer_service.c" \
     -L "$libdir" -loutbound-events -Wl,-rpath,"$libdir" -o "$work/producer_service"
-echo "sequence 503 200" > "$work/control"
 cat > "$work/outbound-events.conf" <<CONF
 appliance_id = demo-appliance
 queue.spool = $work/queue
@@ -88,7 +87,7 @@ before=$(wc -l < "$work/requests.jsonl")
 daemon_pid=$!
 trap 'kill $receiver $daemon_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 50); do [ -e "$work/queue.intake" ] && break; sleep 0.1; done
-echo "-- two firmware services emit at once (the receiver refuses the first delivery again)"
+echo "-- two firmware services emit at once"
 "$work/producer_service" "$work/queue" recording &
 first=$!
 "$work/producer_service" "$work/queue" chat

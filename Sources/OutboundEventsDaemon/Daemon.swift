@@ -93,6 +93,8 @@ final class Daemon: @unchecked Sendable {
         // Numbers continue after the newest event the queue holds, even if the intake is new.
         intake.continueAfter(agent.nextSequence)
         published.intake.withLock { $0 = intake }
+        // Producers see the status at once, not only from the delivery thread's next write.
+        published.publish(agent.status())
         try daemon.startThread()
         agent.record(LogEntry(.info, .daemonStarted,
                               "outbound-eventsd \(OE_VERSION_STRING) started: \(file.recipients.count) recipients, queue \(spool), configuration \(configPath)",

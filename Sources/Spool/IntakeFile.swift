@@ -87,12 +87,12 @@ public final class IntakeFile: @unchecked Sendable {
         guard fd >= 0 else { throw ioError("cannot open \(path)") }
         // The umask must not take the producers' access away.
         fchmod(fd, 0o660)
-        let size = fileSize(fd)
+        let size = SpoolFile.fileSize(fd)
         if size > 0 {
             if let problem = problem(fd, size: size) {
                 let aside = "\(path).corrupt-\(now)"
                 guard rename(path, aside) == 0 else {
-                    let reason = errorText()
+                    let reason = SpoolFile.errorText()
                     CSystem.close(fd)
                     throw ConfigError(.io, "queue.spool: \(path) cannot be used (\(problem)) and cannot be set aside: \(reason)")
                 }
@@ -113,7 +113,7 @@ public final class IntakeFile: @unchecked Sendable {
             throw ConfigError(.io, "queue.spool: cannot reserve \(total) bytes for \(path) (queue.capacity plus a \(headerSize)-byte header): \(String(cString: strerror(reserved)))")
         }
         guard let base = mmapShared(fd, total) else {
-            let reason = errorText()
+            let reason = SpoolFile.errorText()
             CSystem.close(fd)
             throw ConfigError(.io, "queue.spool: cannot map \(total) bytes of \(path): \(reason)")
         }
@@ -141,7 +141,7 @@ public final class IntakeFile: @unchecked Sendable {
     public static func attach(spool: String) throws(ConfigError) -> IntakeFile {
         var info = stat()
         guard stat(spool, &info) == 0 else {
-            let reason = errorText()
+            let reason = SpoolFile.errorText()
             throw ConfigError(.io, "queue.attach: \(spool): \(reason) (the path of outbound-eventsd's queue.spool; the daemon makes it when it first starts)")
         }
         let path = Self.path(spool: spool)
@@ -149,12 +149,12 @@ public final class IntakeFile: @unchecked Sendable {
         guard fd >= 0 else {
             let missing = csystem_errno() == ENOENT
             let denied = csystem_errno() == EACCES
-            let reason = errorText()
+            let reason = SpoolFile.errorText()
             throw ConfigError(.io, missing
                 ? "queue.attach: \(spool) is not the spool of an outbound-eventsd daemon (\(path) does not exist)"
                 : "queue.attach: cannot open \(path): \(reason)\(denied ? " (the service's user must be in the daemon's group, outbound-events)" : "")")
         }
-        if let problem = problem(fd, size: fileSize(fd)) {
+        if let problem = problem(fd, size: SpoolFile.fileSize(fd)) {
             CSystem.close(fd)
             throw ConfigError(.io, "queue.attach: \(path) cannot be used: \(problem)")
         }
@@ -185,7 +185,7 @@ public final class IntakeFile: @unchecked Sendable {
         let capacity = Int(truncatingIfNeeded: UInt64(littleEndian: header.load(fromByteOffset: 16, as: UInt64.self)))
         munmap(header, statusOffset)
         guard let base = mmapShared(fd, headerSize + capacity) else {
-            let reason = errorText()
+            let reason = SpoolFile.errorText()
             CSystem.close(fd)
             throw ConfigError(.io, "queue.attach: cannot map \(path): \(reason)")
         }
@@ -198,15 +198,8 @@ public final class IntakeFile: @unchecked Sendable {
         return pointer
     }
 
-    static func fileSize(_ fd: Int32) -> Int {
-        var info = stat()
-        return fstat(fd, &info) == 0 ? Int(info.st_size) : 0
-    }
-
-    static func errorText() -> String { String(cString: strerror(csystem_errno())) }
-
     static func ioError(_ what: String) -> ConfigError {
-        let reason = errorText()
+        let reason = SpoolFile.errorText()
         return ConfigError(.io, "queue.spool: \(what): \(reason)")
     }
 

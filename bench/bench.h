@@ -5,6 +5,7 @@
 
 #include <outbound_events.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,28 @@ static inline void print_percentiles(double *samples, long count) {
     qsort(samples, (size_t)count, sizeof(double), compare_doubles);
     printf("%.0f %.0f %.0f\n", samples[count / 2] * 1e9, samples[count * 99 / 100] * 1e9,
            samples[count * 999 / 1000] * 1e9);
+}
+
+/* One emitting thread's share: events number first to first + events - 1, into agent (NULL for
+ * a baseline without one). */
+struct job {
+    oe_agent *agent;
+    long events;
+    long first;
+};
+
+/* Runs worker(struct job *) on `threads` threads (at most 8), `events` split between them;
+ * returns the events per second of the whole. */
+static inline double run_jobs(oe_agent *agent, int threads, long events, void *(*worker)(void *)) {
+    pthread_t workers[8];
+    struct job jobs[8];
+    double start = now_seconds();
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = (struct job){agent, events / threads, t * (events / threads)};
+        pthread_create(&workers[t], NULL, worker, &jobs[t]);
+    }
+    for (int t = 0; t < threads; t++) pthread_join(workers[t], NULL);
+    return (double)events / (now_seconds() - start);
 }
 
 #endif

@@ -36,11 +36,6 @@ static oe_agent *attach(const char *spool) {
     return agent;
 }
 
-struct job {
-    oe_agent *agent;
-    long events, first;
-};
-
 static void *emit_worker(void *context) {
     struct job *job = context;
     oe_kv variables[BENCH_VARIABLES];
@@ -59,17 +54,7 @@ int main(int argc, char **argv) {
     }
     oe_agent *agent = attach(argv[2]);
     if (strcmp(argv[1], "emit") == 0 && argc >= 5) {
-        int threads = atoi(argv[3]);
-        long events = strtol(argv[4], NULL, 10);
-        pthread_t workers[8];
-        struct job jobs[8];
-        double start = now_seconds();
-        for (int t = 0; t < threads; t++) {
-            jobs[t] = (struct job){agent, events / threads, t * (events / threads)};
-            pthread_create(&workers[t], NULL, emit_worker, &jobs[t]);
-        }
-        for (int t = 0; t < threads; t++) pthread_join(workers[t], NULL);
-        printf("%.0f\n", (double)events / (now_seconds() - start));
+        printf("%.0f\n", run_jobs(agent, atoi(argv[3]), strtol(argv[4], NULL, 10), emit_worker));
     } else if (strcmp(argv[1], "latency") == 0) {
         long events = strtol(argv[3], NULL, 10);
         double *samples = malloc(sizeof(double) * (size_t)events);

@@ -110,12 +110,6 @@ static void *c_agent_delivery(void *context) {
     return NULL;
 }
 
-struct job {
-    oe_agent *agent;
-    long events;
-    long first;
-};
-
 static void *emit_worker(void *context) {
     struct job *job = context;
     oe_kv variables[10];
@@ -206,16 +200,7 @@ int main(int argc, char **argv) {
         baseline_ring.bytes = malloc(CAPACITY);
         memset(baseline_ring.bytes, 0, CAPACITY);
     }
-    pthread_t workers[8];
-    struct job jobs[8];
-    double start = now_seconds();
-    for (int t = 0; t < threads; t++) {
-        jobs[t] = (struct job){agent, events / threads, t * (events / threads)};
-        pthread_create(&workers[t], NULL, emit_worker, &jobs[t]);
-    }
-    for (int t = 0; t < threads; t++) pthread_join(workers[t], NULL);
-    double elapsed = now_seconds() - start;
-    printf("%.0f\n", (double)events / elapsed);
+    printf("%.0f\n", run_jobs(agent, threads, events, emit_worker));
     if (agent) oe_agent_close(agent);
     return 0;
 }

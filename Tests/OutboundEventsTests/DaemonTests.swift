@@ -19,6 +19,8 @@ final class DaemonProcess: @unchecked Sendable {
     let spool: String
     let logFile: String
     var process: Process?
+    /// Where the daemon sends its sd_notify messages (NOTIFY_SOCKET), when a test listens.
+    var notifySocket: String?
 
     /// `body` is the configuration after the spool, status and log settings this adds.
     init(_ body: String, directory: URL = temporaryDirectory("daemon"), start: Bool = true) throws {
@@ -47,6 +49,9 @@ final class DaemonProcess: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["--config", config]
+        if let notifySocket {
+            process.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": notifySocket]) { $1 }
+        }
         if !FileManager.default.fileExists(atPath: logFile) { FileManager.default.createFile(atPath: logFile, contents: nil) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
         handle.seekToEndOfFile()
@@ -263,10 +268,14 @@ struct DaemonTests {
         #expect(daemon.stop().status == 0)
     }
 
-    @Test("SIGHUP: an added recipient gets only events emitted after the reload; a broken file is not applied and says FILE:LINE")
+    @Test("SIGHUP: an added recipient gets only events emitted after the reload; a broken file is not applied and says FILE:LINE; sd_notify READY, RELOADING, READY, STOPPING")
     func reload() throws {
         let first = try Receiver(), second = try Receiver()
-        let daemon = try DaemonProcess("[http one]\nurl = \(first.url)\n")
+        let daemon = try DaemonProcess("[http one]\nurl = \(first.url)\n", start: false)
+        let notify = NotifyListener(daemon.directory.path + "/notify")
+        daemon.notifySocket = notify.path
+        try daemon.start()
+        #expect(notify.wait(for: 1).first?.hasPrefix("READY=1") == true, "sd_notify READY=1 once started")
         let before = try ProducerRun(spool: daemon.spool, id: "before", count: 10, then: ["flush", "10000"])
         #expect(before.finish().last == "flush 0", "\(before.errorText)")
 
@@ -283,6 +292,10 @@ struct DaemonTests {
         daemon.write("[http one]\nurl = \(first.url)\n[http two]\nurl = \(second.url)\n")
         daemon.signal(SIGHUP)
         #expect(waitUntil(10) { daemon.log.contains("reloaded: +two") }, "\(daemon.log)")
+        let told = notify.wait(for: 5)
+        #expect(told.count == 5 && told[1].hasPrefix("RELOADING=1") && told[2].hasPrefix("READY=1")
+                    && told[3].hasPrefix("RELOADING=1") && told[4].hasPrefix("READY=1"),
+                "RELOADING=1 then READY=1 around each reload, the broken one included: \(told)")
         #expect(try ProducerRun(spool: daemon.spool, id: "after", count: 10, then: ["flush", "10000"]).finish().last == "flush 0")
         #expect(Set(first.byProducer().keys) == ["before", "broken", "after"])
         #expect(Set(second.byProducer().keys) == ["after"])
@@ -294,6 +307,7 @@ struct DaemonTests {
         #expect(try ProducerRun(spool: daemon.spool, id: "last", count: 3, then: ["flush", "10000"]).finish().last == "flush 0")
         #expect(first.byProducer()["last"] == nil && second.byProducer()["last"]?.count == 3)
         #expect(daemon.stop().status == 0)
+        #expect(notify.wait(for: 8).last?.hasPrefix("STOPPING=1") == true, "sd_notify STOPPING=1 on SIGTERM")
     }
 
     @Test("one failure alert email for a dead recipient while three producers emit")
@@ -389,6 +403,40 @@ struct DaemonTests {
     func unit() throws {
         let result = try runChild("/bin/bash", [repositoryRoot + "/packaging/check-unit.sh"], timeout: 60)
         #expect(result.status == 0, "\(result.out)\(result.err)")
+    }
+}
+
+/// systemd's side of sd_notify: a datagram socket the daemon's NOTIFY_SOCKET names.
+final class NotifyListener {
+    let path: String
+    let fd: Int32
+    var received: [String] = []
+
+    init(_ path: String) {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        precondition(bound == 0, "cannot bind \(path)")
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    /// Receives messages until `count` have arrived in all, at most 10 s; returns them all.
+    func wait(for count: Int) -> [String] {
+        let deadline = Date().addingTimeInterval(10)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while received.count < count && Date() < deadline {
+            let length = recv(fd, &buffer, buffer.count, 0)
+            if length > 0 { received.append(String(decoding: buffer[0..<length], as: UTF8.self)) }
+        }
+        return received
     }
 }
 

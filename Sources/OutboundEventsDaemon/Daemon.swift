@@ -158,7 +158,8 @@ final class Daemon: @unchecked Sendable {
                     agent.record(LogEntry(.warning, .intakeProblem, problem, fields: [("OE_ERROR", problem)]))
                 }
             }
-            intake.publishDone(before: min(intake.oldestWaiting(), agent.deliveredBefore()))
+            // One take both moves events and says what still waits: one hold of the lock per turn.
+            intake.publishDone(before: min(taken.oldest, agent.deliveredBefore()))
             if taken.full {
                 // The queue is full and refuses (queue.overflow = reject): the events wait in
                 // the intake until deliveries make room.

@@ -368,6 +368,9 @@ public final class IntakeFile: @unchecked Sendable {
         public var full = false
         /// Events left in the intake.
         public var left = false
+        /// The lowest sequence number still in the intake after the take, or the next one to be
+        /// given when it is empty.
+        public var oldest: UInt64 = 0
     }
 
     /// Hands at most `limit` events, oldest first, to `accept` (the daemon's queue), with the
@@ -399,19 +402,12 @@ public final class IntakeFile: @unchecked Sendable {
                 taken.damaged = true
                 tail = head
             }
-            return taken
-        }
-    }
-
-    /// The lowest sequence number still in the intake, or the next one to be given.
-    public func oldestWaiting() -> UInt64 {
-        withLock {
-            var oldest = nextSeq
+            taken.oldest = nextSeq
             forEachRecord(from: tail) { _, view in
-                oldest = view.seq
+                taken.oldest = view.seq
                 return false
             }
-            return oldest
+            return taken
         }
     }
 

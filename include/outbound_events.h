@@ -18,8 +18,8 @@
  *     a one-line, NUL-terminated reason naming the key is written there (truncated to err_size).
  *   - Every function is safe to call from any thread at any time, except oe_agent_close(),
  *     which must be the last call made on an agent.
- *   - No function blocks on the network. Only oe_agent_flush() and oe_agent_close() wait, and
- *     both are bounded by a timeout.
+ *   - No function blocks on the network. Only oe_agent_flush(), oe_agent_sync() and
+ *     oe_agent_close() wait, and each is bounded by a timeout.
  *
  * Linking: cc app.c $(pkg-config --cflags --libs outbound-events)
  *          or  cc -I include app.c -L <dir> -loutbound-events
@@ -38,9 +38,9 @@ extern "C" {
 /* Compile-time version of this header. oe_version() gives the version of the library actually
  * loaded, which may be newer. */
 #define OE_VERSION_MAJOR 1
-#define OE_VERSION_MINOR 0
+#define OE_VERSION_MINOR 1
 #define OE_VERSION_PATCH 0
-#define OE_VERSION_STRING "1.0.0"
+#define OE_VERSION_STRING "1.1.0"
 #define OE_VERSION_NUM ((OE_VERSION_MAJOR << 16) | (OE_VERSION_MINOR << 8) | OE_VERSION_PATCH)
 /* True when this header is at least version x.y.z: #if OE_AT_LEAST_VERSION(1, 0, 0) */
 #define OE_AT_LEAST_VERSION(x, y, z) (OE_VERSION_NUM >= (((x) << 16) | ((y) << 8) | (z)))
@@ -142,6 +142,17 @@ int oe_emit(oe_agent *agent, const char *event, const oe_kv *variables, size_t c
  * (0: just check; negative: OE_EINVAL). Returns OE_OK when nothing is pending, else
  * OE_ETIMEDOUT. */
 int oe_agent_flush(oe_agent *agent, int timeout_ms);
+
+/* Since 1.1 (OE_AT_LEAST_VERSION(1, 1, 0)). Waits until every event acknowledged before the
+ * call (oe_emit returned OE_OK) is on the disk, so that a power cut cannot take it: in the
+ * spool (queue.spool), or for a producer (queue.attach) in the daemon's intake or spool. At
+ * most timeout_ms milliseconds (0: one look; negative: OE_EINVAL). Threads that call it at the
+ * same time share one sync. Without it the spool is synced at least every
+ * queue.sync_interval while it changes, so a cut loses at most what was acknowledged in
+ * the last interval. Never called with a lock that oe_emit() takes: emitting threads are
+ * not held up by the disk. Returns OE_OK, OE_ETIMEDOUT (the disk is slower than timeout_ms,
+ * or failing: the journal says which), or OE_ESTATE for an agent without a spool. */
+int oe_agent_sync(oe_agent *agent, int timeout_ms);
 
 /* Writes the agent's status as one JSON object, like snprintf: at most size bytes, NUL
  * included, and returns the full length the JSON needs (without the NUL), so a caller can

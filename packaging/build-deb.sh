@@ -98,8 +98,9 @@ control "$lib" "Package: liboutbound-events$major" "Source: outbound-events" "Ve
 {
     echo "liboutbound-events.so.$major liboutbound-events$major #MINVER#"
     echo "* Build-Depends-Package: liboutbound-events-dev"
+    # Each symbol with the release that added it: its version node (OUTBOUND_EVENTS_1.1 is 1.1.0).
     nm -D --defined-only --extern-only "$libdir/liboutbound-events.so.$version" |
-        awk -v v="$version" '{sub(/@@/, "@", $3); print " " $3 " " v}' | sort
+        awk '{sub(/@@/, "@", $3); node = $3; sub(/.*OUTBOUND_EVENTS_/, "", node); print " " $3 " " node ".0"}' | sort
 } > "$lib/DEBIAN/symbols"
 echo "liboutbound-events $major liboutbound-events$major (>= $version)" > "$lib/DEBIAN/shlibs"
 echo "activate-noawait ldconfig" > "$lib/DEBIAN/triggers"

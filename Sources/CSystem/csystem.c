@@ -71,3 +71,57 @@ int csystem_running_lock_held(int fd) {
     if (fcntl(fd, F_OFD_GETLK, &lock) != 0) return -1;
     return lock.l_type != F_UNLCK;
 }
+
+/* cmpxchg16b on x86-64 (every CPU Debian's amd64 port runs on has it), written out because
+ * the compiler would otherwise call libatomic for a 16-byte compare-and-swap; other 64-bit
+ * targets inline their own. */
+int csystem_cas_pair(uint64_t *pair, uint64_t expected_first, uint64_t expected_second, uint64_t first,
+                     uint64_t second) {
+#if defined(__x86_64__)
+    unsigned char swapped;
+    __asm__ __volatile__("lock cmpxchg16b %1\n\tsetz %0"
+                         : "=q"(swapped), "+m"(*(unsigned __int128 *)pair), "+a"(expected_first),
+                           "+d"(expected_second)
+                         : "b"(first), "c"(second)
+                         : "memory", "cc");
+    return swapped;
+#else
+    unsigned __int128 expected = ((unsigned __int128)expected_second << 64) | expected_first;
+    unsigned __int128 desired = ((unsigned __int128)second << 64) | first;
+    return __atomic_compare_exchange_n((unsigned __int128 *)pair, &expected, desired, 0, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_SEQ_CST);
+#endif
+}
+
+int csystem_cas64(uint64_t *word, uint64_t expected, uint64_t desired) {
+    return atomic_compare_exchange_strong_explicit((_Atomic uint64_t *)word, &expected, desired,
+                                                   memory_order_seq_cst, memory_order_seq_cst);
+}
+
+uint64_t csystem_add64(uint64_t *word, uint64_t value) {
+    return atomic_fetch_add_explicit((_Atomic uint64_t *)word, value, memory_order_seq_cst) + value;
+}
+
+int csystem_process_gone(int pid) {
+    if (pid <= 0) return 0;
+    if (kill(pid, 0) == -1) return errno == ESRCH;
+    /* A zombie is gone too: it runs no code, whether or not its parent has reaped it yet. */
+    char path[32], stat[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT;
+    ssize_t length = read(fd, stat, sizeof stat - 1);
+    close(fd);
+    if (length <= 0) return 0;
+    stat[length] = 0;
+    const char *end = strrchr(stat, ')');
+    return end != NULL && end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X');
+}
+
+int csystem_sync_directory(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    int result = fsync(fd) == 0 ? 0 : errno;
+    close(fd);
+    return result;
+}

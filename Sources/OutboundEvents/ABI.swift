@@ -115,6 +115,14 @@ public func oe_agent_flush(_ agent: OpaquePointer?, _ timeoutMs: Int32) -> Int32
 }
 
 @c @implementation
+public func oe_agent_sync(_ agent: OpaquePointer?, _ timeoutMs: Int32) -> Int32 {
+    guard let agent, timeoutMs >= 0 else { return ResultCode.invalid.rawValue }
+    let handle = instance(agent)
+    let result = handle.agent?.sync(timeout: Millis(timeoutMs)) ?? handle.producer!.sync(timeout: Millis(timeoutMs))
+    return result.rawValue
+}
+
+@c @implementation
 public func oe_agent_status_json(_ agent: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int {
     guard let agent, buffer != nil || size == 0 else { return Int(ResultCode.invalid.rawValue) }
     let handle = instance(agent)
@@ -134,7 +142,9 @@ public func oe_agent_status_json(_ agent: OpaquePointer?, _ buffer: UnsafeMutabl
 public func oe_agent_close(_ agent: OpaquePointer?) {
     guard let agent else { return }
     let unmanaged = Unmanaged<Handle>.fromOpaque(UnsafeRawPointer(agent))
-    unmanaged.takeUnretainedValue().agent?.close()
+    let handle = unmanaged.takeUnretainedValue()
+    handle.agent?.close()
+    handle.producer?.close()
     unmanaged.release()
 }
 

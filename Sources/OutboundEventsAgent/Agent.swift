@@ -23,6 +23,14 @@ public struct AgentEnvironment: Sendable {
     /// `"daemon": "running"`.
     public var publishStatus: (@Sendable (String) -> Void)?
     public var intakeDropped: (@Sendable () -> UInt64)?
+    /// Appliance mode: events are numbered in the intake, so the spool keeps their numbers
+    /// and protects none of its own.
+    public var numberedByIntake = false
+    /// Appliance mode: called with the agent's lock held as a spool sync begins (what it
+    /// returns marks how far the intake has been moved into the queue), and after the sync
+    /// succeeded with that mark: the intake may then reuse the room of what the mark covers.
+    public var beforeSync: (@Sendable () -> UInt64)?
+    public var afterSync: (@Sendable (UInt64) -> Void)?
 
     public init(version: String) { self.version = version }
 }
@@ -61,6 +69,9 @@ public final class Agent: @unchecked Sendable {
     let spool: SpoolFile?
     /// Changes since the spool was last synced to disk (only read when there is a spool).
     var spoolDirty = false
+    /// The spool's sync thread (Sync.swift); nil without a spool or when driven by hand.
+    var syncer: Syncer?
+    let syncFailures = SyncFailures()
     /// Slots whose positions were recovered from the spool but whose recipient has not been
     /// put again yet; discarded after `queue.spool_grace`.
     var orphans: [Int: String] = [:]
@@ -152,7 +163,8 @@ public final class Agent: @unchecked Sendable {
                               instance: UInt64.random(in: 1...UInt64.max))
         } else {
             let spool = try SpoolFile(path: settings.queueSpool, capacity: settings.queueCapacity,
-                                      policy: settings.queueOverflow, now: clock.unixSeconds())
+                                      policy: settings.queueOverflow, now: clock.unixSeconds(),
+                                      numbering: environment.numberedByIntake ? .external : .own)
             self.spool = spool
             memory = nil
             queue = spool.queue
@@ -173,6 +185,14 @@ public final class Agent: @unchecked Sendable {
         if environment.startThread {
             guard startThread() else {
                 throw ConfigError(.noMemory, "cannot start the delivery thread")
+            }
+            if spool != nil {
+                let syncer = Syncer(self)
+                guard syncer.start() else {
+                    close()
+                    throw ConfigError(.noMemory, "cannot start the spool's sync thread")
+                }
+                self.syncer = syncer
             }
         }
     }
@@ -499,6 +519,7 @@ public final class Agent: @unchecked Sendable {
         } else {
             while turn(maxWait: 0) {}
         }
+        closeSpool()
     }
 
     // MARK: Logging

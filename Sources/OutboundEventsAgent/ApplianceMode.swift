@@ -33,16 +33,19 @@ extension Agent {
         return accepted
     }
 
+    /// The daemon's spool, for log entries.
+    public var spoolPath: String { lock.withLock { settings.queueSpool } }
+
     /// The sequence number the next event must have: every lower one is in the queue already.
     public var nextSequence: UInt64 {
         lock.withLock { queue.nextSeq }
     }
 
-    /// The lowest sequence number some enabled recipient still has to deliver, or the next one
-    /// to be given when nothing is pending: how far a producer's flush has come.
+    /// The lowest sequence number some enabled recipient still has to deliver (`UInt64.max`
+    /// when nothing is pending: then what waits in the intake says how far a flush has come).
     public func deliveredBefore() -> UInt64 {
         lock.withLock {
-            var lowest = queue.nextSeq
+            var lowest = UInt64.max
             for slot in slots.indices {
                 guard let recipient = slots[slot], recipient.enabled, let head = queue.slots[slot].headSeq else { continue }
                 lowest = min(lowest, head)

@@ -470,7 +470,6 @@ extension Agent {
             let count = queue.slots[slot].queued
             if count > 0 && settings.queueSpool.isEmpty { lost.append((recipient.name, count)) }
         }
-        spool?.close()
         lock.broadcast()
         guard !lost.isEmpty else { return }
         let total = lost.reduce(0) { $0 + $1.count }

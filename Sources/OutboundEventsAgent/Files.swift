@@ -1,5 +1,6 @@
 import CSystem
 import OutboundEventsCore
+import Spool
 
 /// The few file operations the agent needs, with errors that name the path and the reason.
 enum Files {
@@ -43,12 +44,15 @@ enum Files {
                 offset += written
             }
         }
+        // Whole or old across a power cut: the new text is on the disk before it takes the
+        // name, and the rename is on the disk before this returns.
+        if ok && fdatasync(fd) != 0 { ok = false }
         CSystem.close(fd)
         guard ok, rename(temporary, path) == 0 else {
             unlink(temporary)
             return false
         }
-        return true
+        return csystem_sync_directory(SpoolFile.directory(of: path)) == 0
     }
 
     static func errorText(_ code: Int32 = csystem_errno()) -> String {

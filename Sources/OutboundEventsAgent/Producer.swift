@@ -20,6 +20,15 @@ public final class Producer: @unchecked Sendable {
     let clock: AgentClock
     let sink: LogSink
     let refusedEmits = EmitRefusals()
+    /// Recorded with each claim: the daemon skips a claim whose writer is gone. (A producer is
+    /// not carried across fork: a child makes its own.)
+    let pid = UInt32(truncatingIfNeeded: getpid())
+    /// Syncs the intake while no daemon runs (the daemon syncs it otherwise), and for
+    /// `oe_agent_sync`.
+    var syncer: Syncer?
+    /// The claim position at the last sync: the intake changed when it moved.
+    let syncedClaim = Locked<UInt64>(0)
+    let syncFailures = SyncFailures()
 
     public init(settings pairs: [(key: String, value: String)], environment: AgentEnvironment) throws(ConfigError) {
         try Settings.rejectDuplicates(pairs)
@@ -42,6 +51,20 @@ public final class Producer: @unchecked Sendable {
         intake = try IntakeFile.attach(spool: spool)
         clock = environment.clock
         sink = environment.log ?? Agent.makeSink(settings)
+        // The first to open the intake after a power cut may be a producer: numbering goes on
+        // past every number given before the cut (the daemon does the same when it starts).
+        if !intake.daemonRunning && !intake.restartNumbering(atLeast: 0) {
+            throw ConfigError(.io, "queue.attach: cannot write \(intake.path) to disk: \(Files.errorText())")
+        }
+        let syncer = Syncer(self)
+        guard syncer.start() else { throw ConfigError(.noMemory, "cannot start the intake's sync thread") }
+        self.syncer = syncer
+    }
+
+    /// Stops the sync thread (after a last sync). Must be the last call.
+    public func close() {
+        syncer?.stop()
+        syncer = nil
     }
 
     /// The largest event the daemon's queue and the intake take.
@@ -60,7 +83,7 @@ public final class Producer: @unchecked Sendable {
             return (code, reason)
         case .event(let event):
             let result = intake.append(size: event.size, timestamp: event.timestamp ?? clock.unixSeconds(), name: name,
-                                       variables: event.variables, customFields: customFields)
+                                       variables: event.variables, customFields: customFields, pid: pid)
             return (result == .queued ? .ok : .queueFull, nil)
         }
     }
@@ -86,6 +109,13 @@ public final class Producer: @unchecked Sendable {
         return intake.waitDelivered(deadline: deadline, now: ConditionLock.now) ? .ok : .timedOut
     }
 
+    /// `oe_agent_sync` for a producer: returns once every event it wrote before the call is on
+    /// the disk, in the intake or in the daemon's spool.
+    public func sync(timeout: Millis) -> ResultCode {
+        guard let syncer else { return .state }
+        return syncer.sync(until: ConditionLock.now() + max(0, timeout)) ? .ok : .timedOut
+    }
+
     /// Whether the daemon runs.
     public var daemonRunning: Bool { intake.daemonRunning }
 
@@ -98,5 +128,31 @@ public final class Producer: @unchecked Sendable {
         // The daemon writes "running"; "stopped" has as many letters.
         guard !running, let range = published.byteRange(of: "\"daemon\":\"running\"") else { return published }
         return String(published[..<range.lowerBound]) + "\"daemon\":\"stopped\"" + String(published[range.upperBound...])
+    }
+}
+
+extension Producer: SyncWork {
+    var syncInterval: Millis {
+        let published = intake.syncInterval
+        return published == 0 ? AgentSettings().syncInterval : published
+    }
+
+    /// While no daemon runs, nobody else makes the intake durable: a producer does, when it
+    /// changed, and always when a caller asks.
+    func syncNow(asked: Bool) -> Bool {
+        let claimed = intake.claimPosition
+        guard asked || (syncedClaim.withLock { $0 } != claimed && !intake.daemonRunning) else { return true }
+        guard intake.reserveAhead(), intake.sync() else {
+            let reason = Files.errorText()
+            if syncFailures.failed() {
+                sink.write(LogEntry(.error, .syncFailed,
+                                    "intake \(intake.path) cannot be written to disk: \(reason); a power cut now can lose the events written since the last successful sync",
+                                    fields: [("OE_SPOOL", spool), ("OE_ERROR", reason)]))
+            }
+            return false
+        }
+        syncFailures.succeeded()
+        syncedClaim.withLock { $0 = claimed }
+        return true
     }
 }

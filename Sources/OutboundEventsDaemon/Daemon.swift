@@ -55,10 +55,13 @@ final class Daemon: @unchecked Sendable {
     /// Starts the daemon: the agent on the spool (refused while another holds it), its
     /// recipients, the intake and the thread that moves events out of it.
     static func start(configPath: String, file: SettingsFile) throws(ConfigError) -> Daemon {
-        let published = PublishedStatus()
+        let link = IntakeLink()
         var environment = AgentEnvironment(version: OE_VERSION_STRING)
-        environment.publishStatus = { published.publish($0) }
-        environment.intakeDropped = { published.intake.withLock { $0 }?.dropped ?? 0 }
+        environment.numberedByIntake = true
+        environment.publishStatus = { link.intake.withLock { $0 }?.publishStatus($0) }
+        environment.intakeDropped = { link.intake.withLock { $0 }?.dropped ?? 0 }
+        environment.beforeSync = { link.intake.withLock { $0 }?.taken ?? 0 }
+        environment.afterSync = { link.synced(upTo: $0) }
         let agent: Agent
         do {
             agent = try Agent(settings: file.agent.map { ($0.key, $0.value) }, environment: environment)
@@ -74,27 +77,32 @@ final class Daemon: @unchecked Sendable {
         let spool = file.agent.last { $0.key == "queue.spool" }!.value
         var settings = AgentSettings()
         try? settings.apply(file.agent.map { ($0.key, $0.value) })
-        let capacity = settings.queueCapacity
         var notes: [String] = []
         let intake: IntakeFile
-        do {
-            intake = try IntakeFile.openForDaemon(spool: spool, capacity: capacity, now: Int64(time(nil)), notes: &notes)
+        do throws(ConfigError) {
+            intake = try IntakeFile.openForDaemon(spool: spool, capacity: settings.queueCapacity, now: Int64(time(nil)), notes: &notes)
+            guard intake.holdRunningMark() else {
+                throw ConfigError(.io, "queue.spool: \(intake.path) is in use by another daemon")
+            }
+            // A producer that found no daemon a moment ago may still be evicting the oldest
+            // frame (drop_oldest, intake full): it finishes within microseconds.
+            usleep(10_000)
+            // Read from the room not yet given back: what a power cut took from the spool is
+            // moved again; numbering goes on past every number given before.
+            intake.resumeReading()
+            guard intake.restartNumbering(atLeast: agent.nextSequence) else {
+                throw ConfigError(.io, "queue.spool: cannot write \(intake.path) to disk: \(String(cString: strerror(errno)))")
+            }
         } catch {
             agent.close()
             throw error
         }
-        guard intake.holdRunningMark() else {
-            agent.close()
-            throw ConfigError(.io, "queue.spool: \(intake.path) is in use by another daemon")
-        }
         for note in notes { agent.record(LogEntry(.warning, .intakeProblem, note, fields: [("OE_ERROR", note)])) }
         let daemon = Daemon(configPath: configPath, file: file, agent: agent, intake: intake)
         daemon.applyToIntake(file)
-        // Numbers continue after the newest event the queue holds, even if the intake is new.
-        intake.continueAfter(agent.nextSequence)
-        published.intake.withLock { $0 = intake }
+        link.intake.withLock { $0 = intake }
         // Producers see the status at once, not only from the delivery thread's next write.
-        published.publish(agent.status())
+        link.intake.withLock { $0 }?.publishStatus(agent.status())
         try daemon.startThread()
         agent.record(LogEntry(.info, .daemonStarted,
                               "outbound-eventsd \(OE_VERSION_STRING) started: \(file.recipients.count) recipients, queue \(spool), configuration \(configPath)",
@@ -110,11 +118,13 @@ final class Daemon: @unchecked Sendable {
         }
     }
 
-    /// What producers follow: the overflow policy and the largest event.
+    /// What producers follow: the overflow policy, the largest event and the sync interval.
     func applyToIntake(_ file: SettingsFile) {
-        let overflow = file.agent.last { $0.key == "queue.overflow" }?.value
-        intake.policy = overflow.flatMap(OverflowPolicy.init(rawValue:)) ?? .dropOldest
+        var settings = AgentSettings()
+        try? settings.apply(file.agent.map { ($0.key, $0.value) })
+        intake.policy = settings.queueOverflow
         intake.largestEvent = agent.maxEventSize
+        intake.syncInterval = settings.syncInterval
     }
 
     // MARK: Moving events
@@ -141,11 +151,18 @@ final class Daemon: @unchecked Sendable {
     /// tells producers waiting in flush how far delivery has come.
     func moveEvents() {
         var lastWarning: Int64 = 0
+        var damaged = 0
+        var pause: UInt32 = 1000
         while !stopping.withLock({ $0 }) {
-            let taken = intake.take(limit: Self.batch, floor: agent.nextSequence) { agent.accept($0) }
+            let taken = intake.take(limit: Self.batch, floor: agent.nextSequence, now: ConditionLock.now()) { agent.accept($0) }
+            for pid in taken.abandoned {
+                let note = "a producer (pid \(pid)) died while writing an event into \(intake.path): its unfinished record was skipped (never acknowledged, so nothing is lost); \(intake.abandoned) such records since the intake was made"
+                agent.record(LogEntry(.warning, .writerAbandoned, note, fields: [("OE_PID", String(pid)), ("OE_SPOOL", agent.spoolPath)]))
+            }
+            damaged += taken.damaged
             var problems: [String] = []
-            if taken.damaged {
-                problems.append("the intake \(intake.path) holds damaged records (changed by something else than a producer); the events after them were skipped")
+            if damaged > 0 {
+                problems.append("the intake \(intake.path) holds \(damaged) damaged records (changed by something else than a producer); they were skipped")
             }
             let undeclared = agent.takeUndeclaredIntakeEvents()
             if undeclared > 0 {
@@ -154,26 +171,32 @@ final class Daemon: @unchecked Sendable {
             let now = Int64(time(nil))
             if !problems.isEmpty && now - lastWarning >= 60 {
                 lastWarning = now
+                damaged = 0
                 for problem in problems {
                     agent.record(LogEntry(.warning, .intakeProblem, problem, fields: [("OE_ERROR", problem)]))
                 }
             }
-            // One take both moves events and says what still waits: one hold of the lock per turn.
             intake.publishDone(before: min(taken.oldest, agent.deliveredBefore()))
             if taken.full {
                 // The queue is full and refuses (queue.overflow = reject): the events wait in
                 // the intake until deliveries make room.
                 usleep(50_000)
+            } else if taken.waiting {
+                // A producer is writing its frame (microseconds), or one died doing it: look
+                // again soon, less often the longer it lasts.
+                usleep(pause)
+                pause = min(pause * 2, 50_000)
+                continue
             } else if !taken.left {
                 intake.sleep(timeout: intake.hasFlushWaiters ? 10 : 1000) { stopping.withLock { $0 } }
                 // Awake a moment before taking: producers emitting meanwhile find the daemon
                 // awake and pay no wake-up each (a futex call), and the next take is a batch.
                 usleep(Self.coalesce)
             }
+            pause = 1000
         }
         // What producers wrote until now goes into the queue (and so the spool) before close.
-        while case let taken = intake.take(limit: Self.batch, floor: agent.nextSequence, { agent.accept($0) }),
-              taken.moved > 0 || taken.skipped > 0 {}
+        while intake.take(limit: Int.max, floor: agent.nextSequence, now: ConditionLock.now(), { agent.accept($0) }).moved > 0 {}
     }
 
     // MARK: Signals
@@ -185,6 +208,9 @@ final class Daemon: @unchecked Sendable {
         intake.wakeDaemon()
         pthread_join(thread, nil)
         agent.close()
+        // The spool is closed and synced: all the intake's room can be given back.
+        intake.release(upTo: intake.taken)
+        intake.sync()
     }
 
     /// SIGHUP: re-reads the file and applies the difference, or nothing (every problem logged
@@ -261,9 +287,17 @@ final class Daemon: @unchecked Sendable {
     }
 }
 
-/// Where the agent's status goes for producers: the intake, once it is open.
-final class PublishedStatus: Sendable {
+/// The intake as the agent's callbacks reach it, once it is open: the status for producers,
+/// the intake's drops, and what a spool sync makes durable.
+final class IntakeLink: Sendable {
     let intake = Locked<IntakeFile?>(nil)
 
-    func publish(_ json: String) { intake.withLock { $0 }?.publishStatus(json) }
+    /// After a spool sync: the room of the events it made durable goes back to producers, the
+    /// intake's numbers are reserved ahead, and the intake is synced too.
+    func synced(upTo position: UInt64) {
+        guard let intake = intake.withLock({ $0 }) else { return }
+        intake.release(upTo: position)
+        intake.reserveAhead()
+        intake.sync()
+    }
 }

@@ -1,50 +1,93 @@
 import CSystem
 import OutboundEventsCore
 
-/// Appliance mode's intake (SPEC 9): the file `<spool>.intake` beside the daemon's spool, mapped
-/// shared by the daemon and by every producer (a firmware service whose agent has
+/// Appliance mode's intake (SPEC 9, 11, 12): the file `<spool>.intake` beside the daemon's
+/// spool, mapped shared by the daemon and by every producer (a firmware service whose agent has
 /// `queue.attach`). A producer's `oe_emit` writes its event here and returns: no socket, no
-/// round trip. The daemon moves the events, in the order they were written, into its spool,
-/// where they keep the sequence number they were given here: that number is the one total
-/// order of all producers' events, and the second half of the event's id.
+/// round trip, and no lock the daemon ever takes. The daemon moves the events, in the order
+/// they were claimed, into its spool, where they keep the sequence number they were given
+/// here: that number is the one total order of all producers' events, and the second half of
+/// the event's id.
 ///
-/// Every change of the ring is made under a process-shared, robust mutex in the header, held
-/// for the copy of one event: a producer killed at any instant (even holding it) never blocks
-/// the others, and never damages an accepted event, because a record becomes visible only by
-/// the single store that moves `head` past it, made after the record is complete.
+/// Writing is claim, then commit (Aeron's log buffers, the Linux BPF ring buffer):
+/// - a producer claims room and a number together, with one compare-and-swap of the 16-byte
+///   pair (claim position, next sequence); a claim that would cross the ring's end takes the
+///   rest of the ring too and fills it with a padding frame;
+/// - it marks the frame `writing` with its pid, copies the event and computes its checksum
+///   outside any lock, and stores the frame word `committed` last: that store is the commit;
+/// - every frame carries the position it was claimed at, so bytes left from an earlier lap (or
+///   brought back by a power cut) never read as a frame of this one;
+/// - the daemon reads committed frames in claim order from `taken`, without any lock. A frame
+///   whose writer died (its pid is gone), or a claim left unmarked for a second, becomes
+///   padding: a producer killed at any instant delays the daemon by at most a second;
+/// - room is given back (`free`) only once the daemon's spool sync has made the moved events
+///   durable, so a power cut never finds an event in neither file.
+///
+/// Producers never overwrite what was not given back. With the intake full, a producer
+/// evicts the oldest events itself only while no daemon runs and the policy is `drop_oldest`;
+/// otherwise the new event is refused (`OE_EQUEUEFULL`) and counted.
+///
+/// The header's fields, by offset (`Field`); every one a naturally aligned little-endian
+/// word, stored and loaded atomically:
 ///
 ///     0     "OEINTAKE"            magic
-///     8     u32 layout version    (1)
+///     8     u32 layout version    (2)
 ///     12    u32 header size       (262144)
-///     16    u64 ring capacity
+///     16    u64 ring capacity     (a multiple of 16)
 ///     24    u64 instance          (seeds record checksums)
-///     32    u64 next sequence     [lock]
-///     40    u64 head              [lock] bytes ever written (a position: modulo capacity)
-///     48    u64 tail              [lock] bytes ever taken out
-///     56    u64 dropped           [lock] events evicted or refused for lack of room
-///     64    u32 overflow policy   (daemon: 0 drop_oldest, 1 reject)
-///     68    u32 wake              (futex: producers bump it when the daemon sleeps)
-///     72    u32 sleeping          (the daemon waits on `wake`)
-///     76    u32 flush waiters     (producers waiting in oe_agent_flush)
-///     80    u64 done before       (daemon: every event numbered lower is delivered or not wanted)
-///     88    u32 done              (futex: bumped when `done before` moves)
-///     92    u32 largest event     (daemon: its queue's maximum event size)
-///     96    u32 status generation (seqlock: odd while the daemon writes the status)
-///     100   u32 status length
-///     128   the mutex (pthread_mutex_t, process-shared and robust)
+///     32    u64 reserved          sequence numbers below it may have been given; made durable
+///                                 before any of them is used
+///     40    u32 overflow policy   (daemon: 0 drop_oldest, 1 reject)
+///     44    u32 largest event     (daemon: its queue's maximum event size)
+///     48    u64 dropped           events refused or evicted for lack of room
+///     56    u32 sync interval     (daemon: milliseconds; producers sync at that pace while it
+///                                 is stopped)
+///     64    u64 claim position    bytes ever claimed   } one 16-byte word, moved by one
+///     72    u64 next sequence                          } compare-and-swap
+///     80    u64 free position     producers may reuse the bytes before it, less a lap
+///     88    u64 taken position    (daemon: how far it has read)
+///     96    u32 wake              (futex: producers bump it when the daemon sleeps)
+///     100   u32 sleeping          (the daemon waits on `wake`)
+///     104   u32 flush waiters     (producers waiting in oe_agent_flush)
+///     108   u32 done              (futex: bumped when `done before` moves)
+///     112   u64 done before       (daemon: every event numbered lower is delivered or not wanted)
+///     120   u32 status generation (seqlock: odd while the daemon writes the status)
+///     124   u32 status length
+///     128   u64 abandoned         (daemon: claims whose writer died, turned into padding)
 ///     4096  the daemon's latest status document (JSON), up to 258048 bytes
-///     262144 the ring: records as in the spool (`EventRecord`), a wrap marker where one
-///           did not fit before the end
+///     262144 the ring of frames
+///
+/// A frame, 16-byte aligned:
+///
+///     0     u64 state word: bits 62-63 state (1 writing, 2 committed, 3 padding), bits 32-61
+///           the writer's pid, bits 0-31 the frame's length (header included)
+///     8     u64 the position the frame was claimed at (its lap tag)
+///     16    the event (`EventRecord`), checksummed with the instance's seed
 ///
 /// Byte 0 of the file carries an open-file-description lock while the daemon runs, which a
 /// producer can test without taking it ("daemon": "running" or "stopped").
 public final class IntakeFile: @unchecked Sendable {
     public static let magic: [UInt8] = Array("OEINTAKE".utf8)
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
     public static let headerSize = 262_144
     static let statusOffset = 4096
     public static let statusCapacity = headerSize - statusOffset
-    static let mutexOffset = 128
+    /// The longest a claim may stay unmarked, or a dead writer's frame unfinished, before the
+    /// daemon turns it into padding (SPEC 12: at most 1 s).
+    public static let abandonAfter: Millis = 1000
+
+    /// The header's fields, named once: the code reads them by name, never by offset.
+    enum Field: Int {
+        case layoutVersion = 8, headerSize = 12, capacity = 16, instance = 24, reserved = 32
+        case policy = 40, largestEvent = 44, dropped = 48, syncInterval = 56
+        case claimPosition = 64, nextSequence = 72, free = 80, taken = 88
+        case wake = 96, sleeping = 100, flushWaiters = 104, done = 108, doneBefore = 112
+        case statusGeneration = 120, statusLength = 124, abandoned = 128
+    }
+
+    /// A frame's state, in the top two bits of its state word.
+    enum FrameState: UInt64 { case empty = 0, writing = 1, committed = 2, padding = 3 }
+    static let frameHeader = 16
 
     public let path: String
     let fd: Int32
@@ -53,9 +96,10 @@ public final class IntakeFile: @unchecked Sendable {
     public let capacity: Int
     let seed: UInt32
     var ring: UnsafeMutableRawPointer { base + Self.headerSize }
-    var mutex: UnsafeMutablePointer<pthread_mutex_t> {
-        (base + Self.mutexOffset).assumingMemoryBound(to: pthread_mutex_t.self)
-    }
+
+    /// The daemon's own: where an unmarked claim or an unfinished frame was first seen, and
+    /// when (monotonic milliseconds).
+    var stuck: (position: UInt64, since: Millis)?
 
     /// The intake beside `spool`.
     public static func path(spool: String) -> String { spool + ".intake" }
@@ -65,9 +109,8 @@ public final class IntakeFile: @unchecked Sendable {
         self.fd = fd
         self.base = base
         self.mappedSize = mappedSize
-        capacity = Int(truncatingIfNeeded: UInt64(littleEndian: base.load(fromByteOffset: 16, as: UInt64.self)))
-        let instance = UInt64(littleEndian: base.load(fromByteOffset: 24, as: UInt64.self))
-        seed = SpoolHeader.checksumSeed(instance)
+        capacity = Int(truncatingIfNeeded: UInt64(littleEndian: base.load(fromByteOffset: Field.capacity.rawValue, as: UInt64.self)))
+        seed = SpoolHeader.checksumSeed(UInt64(littleEndian: base.load(fromByteOffset: Field.instance.rawValue, as: UInt64.self)))
     }
 
     deinit {
@@ -75,197 +118,85 @@ public final class IntakeFile: @unchecked Sendable {
         CSystem.close(fd)
     }
 
-    // MARK: Opening
-
-    /// The daemon's side: opens the intake beside `spool`, making it (readable and writable by
-    /// the daemon's group, the producers) when there is none or the one there cannot be used,
-    /// which is set aside. An intake that exists keeps its capacity: producers have it mapped.
-    public static func openForDaemon(spool: String, capacity: Int, now: Int64,
-                                     notes: inout [String]) throws(ConfigError) -> IntakeFile {
-        let path = Self.path(spool: spool)
-        var fd = csystem_open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o660)
-        guard fd >= 0 else { throw ioError("cannot open \(path)") }
-        // The umask must not take the producers' access away.
-        fchmod(fd, 0o660)
-        let size = SpoolFile.fileSize(fd)
-        if size > 0 {
-            if let problem = problem(fd, size: size) {
-                let aside = "\(path).corrupt-\(now)"
-                guard rename(path, aside) == 0 else {
-                    let reason = SpoolFile.errorText()
-                    CSystem.close(fd)
-                    throw ConfigError(.io, "queue.spool: \(path) cannot be used (\(problem)) and cannot be set aside: \(reason)")
-                }
-                notes.append("intake \(path) cannot be used (\(problem)); it was kept as \(aside) and a new intake started")
-                CSystem.close(fd)
-                fd = csystem_open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_TRUNC, 0o660)
-                guard fd >= 0 else { throw ioError("cannot open \(path)") }
-                fchmod(fd, 0o660)
-            } else {
-                return try map(path, fd)
-            }
-        }
-        let total = headerSize + capacity
-        let reserved = posix_fallocate(fd, 0, off_t(total))
-        guard reserved == 0 else {
-            ftruncate(fd, 0)
-            CSystem.close(fd)
-            throw ConfigError(.io, "queue.spool: cannot reserve \(total) bytes for \(path) (queue.capacity plus a \(headerSize)-byte header): \(String(cString: strerror(reserved)))")
-        }
-        guard let base = mmapShared(fd, total) else {
-            let reason = SpoolFile.errorText()
-            CSystem.close(fd)
-            throw ConfigError(.io, "queue.spool: cannot map \(total) bytes of \(path): \(reason)")
-        }
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: headerSize)
-        base.storeBytes(of: version.littleEndian, toByteOffset: 8, as: UInt32.self)
-        base.storeBytes(of: UInt32(headerSize).littleEndian, toByteOffset: 12, as: UInt32.self)
-        base.storeBytes(of: UInt64(capacity & ~7).littleEndian, toByteOffset: 16, as: UInt64.self)
-        base.storeBytes(of: UInt64.random(in: 1...UInt64.max).littleEndian, toByteOffset: 24, as: UInt64.self)
-        base.storeBytes(of: UInt64(1).littleEndian, toByteOffset: 32, as: UInt64.self)
-        let initialized = csystem_robust_mutex_init((base + mutexOffset).assumingMemoryBound(to: pthread_mutex_t.self))
-        guard initialized == 0 else {
-            munmap(base, total)
-            CSystem.close(fd)
-            throw ConfigError(.io, "queue.spool: cannot make the lock of \(path): \(String(cString: strerror(initialized)))")
-        }
-        // The magic last: a producer attaching meanwhile finds no intake yet, never half of one.
-        msync(base, headerSize, MS_SYNC)
-        magic.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: 8) }
-        msync(base, headerSize, MS_SYNC)
-        return IntakeFile(path: path, fd: fd, base: base, mappedSize: total)
-    }
-
-    /// A producer's side: attaches to the daemon's spool at `spool`. The error names the path
-    /// and what is missing.
-    public static func attach(spool: String) throws(ConfigError) -> IntakeFile {
-        var info = stat()
-        guard stat(spool, &info) == 0 else {
-            let reason = SpoolFile.errorText()
-            throw ConfigError(.io, "queue.attach: \(spool): \(reason) (the path of outbound-eventsd's queue.spool; the daemon makes it when it first starts)")
-        }
-        let path = Self.path(spool: spool)
-        let fd = csystem_open(path, O_RDWR | O_CLOEXEC, 0)
-        guard fd >= 0 else {
-            let missing = csystem_errno() == ENOENT
-            let denied = csystem_errno() == EACCES
-            let reason = SpoolFile.errorText()
-            throw ConfigError(.io, missing
-                ? "queue.attach: \(spool) is not the spool of an outbound-eventsd daemon (\(path) does not exist)"
-                : "queue.attach: cannot open \(path): \(reason)\(denied ? " (the service's user must be in the daemon's group, outbound-events)" : "")")
-        }
-        if let problem = problem(fd, size: SpoolFile.fileSize(fd)) {
-            CSystem.close(fd)
-            throw ConfigError(.io, "queue.attach: \(path) cannot be used: \(problem)")
-        }
-        return try map(path, fd)
-    }
-
-    /// Why the file at `fd` is not a usable intake, or nil.
-    static func problem(_ fd: Int32, size: Int) -> String? {
-        guard size >= headerSize else { return "it is \(size) bytes, shorter than its header" }
-        guard let header = mmapShared(fd, statusOffset) else { return "its header cannot be mapped" }
-        defer { munmap(header, statusOffset) }
-        let hasMagic = magic.withUnsafeBytes { UnsafeRawBufferPointer(start: header, count: 8).elementsEqual($0) }
-        guard hasMagic else { return "its header is not an intake header" }
-        let version = UInt32(littleEndian: header.load(fromByteOffset: 8, as: UInt32.self))
-        guard version == Self.version else { return "it has layout version \(version); this agent reads version \(Self.version)" }
-        let capacity = Int(truncatingIfNeeded: UInt64(littleEndian: header.load(fromByteOffset: 16, as: UInt64.self)))
-        guard SpoolHeader.capacityRange.contains(capacity) else { return "its header gives a ring of \(capacity) bytes" }
-        guard size >= headerSize + capacity else { return "it is \(size) bytes, shorter than its \(headerSize + capacity)" }
-        return nil
-    }
-
-    static func map(_ path: String, _ fd: Int32) throws(ConfigError) -> IntakeFile {
-        let header = mmapShared(fd, statusOffset)
-        guard let header else {
-            CSystem.close(fd)
-            throw ioError("cannot map \(path)")
-        }
-        let capacity = Int(truncatingIfNeeded: UInt64(littleEndian: header.load(fromByteOffset: 16, as: UInt64.self)))
-        munmap(header, statusOffset)
-        guard let base = mmapShared(fd, headerSize + capacity) else {
-            let reason = SpoolFile.errorText()
-            CSystem.close(fd)
-            throw ConfigError(.io, "queue.attach: cannot map \(path): \(reason)")
-        }
-        return IntakeFile(path: path, fd: fd, base: base, mappedSize: headerSize + capacity)
-    }
-
-    static func mmapShared(_ fd: Int32, _ size: Int) -> UnsafeMutableRawPointer? {
-        let pointer = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-        guard let pointer, pointer != csystem_map_failed() else { return nil }
-        return pointer
-    }
-
-    static func ioError(_ what: String) -> ConfigError {
-        let reason = SpoolFile.errorText()
-        return ConfigError(.io, "queue.spool: \(what): \(reason)")
-    }
-
     // MARK: Shared words
 
-    func word64(_ offset: Int) -> UnsafeMutablePointer<UInt64> {
-        (base + offset).assumingMemoryBound(to: UInt64.self)
+    @inline(__always) func word64(_ field: Field) -> UnsafeMutablePointer<UInt64> {
+        (base + field.rawValue).assumingMemoryBound(to: UInt64.self)
     }
 
-    func word32(_ offset: Int) -> UnsafeMutablePointer<UInt32> {
-        (base + offset).assumingMemoryBound(to: UInt32.self)
+    @inline(__always) func word32(_ field: Field) -> UnsafeMutablePointer<UInt32> {
+        (base + field.rawValue).assumingMemoryBound(to: UInt32.self)
     }
 
-    var nextSeq: UInt64 {
-        get { csystem_load64(word64(32)) }
-        set { csystem_store64(word64(32), newValue) }
-    }
-    var head: UInt64 {
-        get { csystem_load64(word64(40)) }
-        set { csystem_store64(word64(40), newValue) }
-    }
-    var tail: UInt64 {
-        get { csystem_load64(word64(48)) }
-        set { csystem_store64(word64(48), newValue) }
-    }
+    @inline(__always) func load(_ field: Field) -> UInt64 { csystem_load64(word64(field)) }
+    @inline(__always) func store(_ field: Field, _ value: UInt64) { csystem_store64(word64(field), value) }
+    @inline(__always) func load32(_ field: Field) -> UInt32 { csystem_load32(word32(field)) }
+    @inline(__always) func store32(_ field: Field, _ value: UInt32) { csystem_store32(word32(field), value) }
+
     /// Events the intake evicted or refused for lack of room, since it was made.
-    public var dropped: UInt64 {
-        get { csystem_load64(word64(56)) }
-        set { csystem_store64(word64(56), newValue) }
-    }
+    public var dropped: UInt64 { load(.dropped) }
+    /// Claims whose writer died, turned into padding, since the intake was made.
+    public var abandoned: UInt64 { load(.abandoned) }
 
     /// The daemon's overflow policy, which producers follow.
     public var policy: OverflowPolicy {
-        get { csystem_load32(word32(64)) == 1 ? .reject : .dropOldest }
-        set { csystem_store32(word32(64), newValue == .reject ? 1 : 0) }
+        get { load32(.policy) == 1 ? .reject : .dropOldest }
+        set { store32(.policy, newValue == .reject ? 1 : 0) }
     }
 
     /// The daemon's largest event (0 until a daemon has run).
     public var largestEvent: Int {
-        get { Int(csystem_load32(word32(92))) }
-        set { csystem_store32(word32(92), UInt32(clamping: newValue)) }
+        get { Int(load32(.largestEvent)) }
+        set { store32(.largestEvent, UInt32(clamping: newValue)) }
+    }
+
+    /// The daemon's `queue.sync_interval` (0 until a daemon has run).
+    public var syncInterval: Millis {
+        get { Millis(load32(.syncInterval)) }
+        set { store32(.syncInterval, UInt32(clamping: newValue)) }
     }
 
     /// The lowest sequence number not yet delivered to every recipient that wants it.
-    public var doneBefore: UInt64 { csystem_load64(word64(80)) }
+    public var doneBefore: UInt64 { load(.doneBefore) }
 
-    // MARK: Locking
+    /// The next sequence number a claim gets.
+    public var nextSequence: UInt64 { load(.nextSequence) }
 
-    /// Runs `body` with the intake's lock held. A holder that died is recovered from first.
-    @inline(__always)
-    func withLock<R>(_ body: () -> R) -> R {
-        if csystem_robust_mutex_lock(mutex) == 1 { repairAfterDeath() }
-        defer { pthread_mutex_unlock(mutex) }
-        return body()
+    /// Bytes ever claimed: moves whenever a producer writes.
+    public var claimPosition: UInt64 { load(.claimPosition) }
+
+    // MARK: Frames
+
+    @inline(__always) func frame(_ position: UInt64) -> UnsafeMutableRawPointer {
+        ring + Int(position % UInt64(capacity))
     }
 
-    /// The previous holder died holding the lock. Records are committed by one store of
-    /// `head`, after they are complete, so the ring is consistent; only `next sequence`, stored
-    /// after `head`, may lag behind the newest record: it is set past it.
-    func repairAfterDeath() {
-        var newest: UInt64 = 0
-        forEachRecord(from: tail) { _, view in
-            newest = max(newest, view.seq)
-            return true
-        }
-        if newest >= nextSeq { nextSeq = newest + 1 }
+    @inline(__always) static func stateWord(_ state: FrameState, pid: UInt32, length: Int) -> UInt64 {
+        state.rawValue << 62 | UInt64(pid & 0x3FFF_FFFF) << 32 | UInt64(UInt32(truncatingIfNeeded: length))
+    }
+
+    /// The frame at `position` as this lap wrote it: nil when nothing of this lap is there yet.
+    @inline(__always) func frameWord(at position: UInt64) -> UInt64? {
+        let at = frame(position)
+        let word = csystem_load64(at.assumingMemoryBound(to: UInt64.self))
+        guard word != 0, csystem_load64((at + 8).assumingMemoryBound(to: UInt64.self)) == position else { return nil }
+        return word
+    }
+
+    @inline(__always) static func state(_ word: UInt64) -> FrameState { FrameState(rawValue: word >> 62)! }
+    @inline(__always) static func length(_ word: UInt64) -> Int { Int(UInt32(truncatingIfNeeded: word)) }
+    @inline(__always) static func pid(_ word: UInt64) -> Int32 { Int32(truncatingIfNeeded: (word >> 32) & 0x3FFF_FFFF) }
+
+    /// Bytes a frame holding an event of `size` bytes takes.
+    @inline(__always) public static func stride(_ size: Int) -> Int { (frameHeader + size + 15) & ~15 }
+
+    /// Turns whatever is at `position` (nothing of this lap, or `expected`) into a padding
+    /// frame of `length`; false when someone else changed it first.
+    func pad(_ position: UInt64, length: Int, expected: UInt64) -> Bool {
+        let at = frame(position)
+        csystem_store64((at + 8).assumingMemoryBound(to: UInt64.self), position)
+        return csystem_cas64(at.assumingMemoryBound(to: UInt64.self), expected,
+                             Self.stateWord(.padding, pid: 0, length: length)) == 1
     }
 
     // MARK: Producing
@@ -273,84 +204,146 @@ public final class IntakeFile: @unchecked Sendable {
     public enum AppendResult: Equatable { case queued, full }
 
     /// Writes one event (a producer's `oe_emit`): `size` from `EventRecord.size`, at most
-    /// `largestEvent`. With the intake full, the oldest events are evicted or the new one is
-    /// refused, as the daemon's policy says.
+    /// `largestEvent`. Waits for nobody: a failed compare-and-swap means another producer
+    /// claimed first, and is tried again at once.
     public func append(size: Int, timestamp: Int64, name: UnsafeRawBufferPointer, variables: Fields,
-                       customFields: Fields) -> AppendResult {
-        let stride = UInt64(EventRecord.aligned(size))
+                       customFields: Fields, pid: UInt32) -> AppendResult {
+        let stride = Self.stride(size)
         let capacity = UInt64(self.capacity)
-        let result: AppendResult = withLock {
-            var head = self.head
-            var tail = self.tail
-            var skip: UInt64 = 0
-            while true {
-                let at = head % capacity
-                skip = at + stride > capacity ? capacity - at : 0
-                if head + skip + stride - tail <= capacity { break }
-                guard policy == .dropOldest, tail != head else {
-                    dropped += 1
-                    return .full
-                }
-                if (ring + Int(tail % capacity)).load(as: UInt32.self) != EventRecord.wrapMarker { dropped += 1 }
-                tail = following(tail)
-                self.tail = tail
+        let pair = word64(.claimPosition)
+        while true {
+            let position = csystem_load64(pair)
+            let seq = csystem_load64(word64(.nextSequence))
+            let offset = position % capacity
+            let skip = offset + UInt64(stride) > capacity ? capacity - offset : 0
+            let end = position + skip + UInt64(stride)
+            if end - load(.free) > capacity {
+                if evictOldest(before: end) { continue }
+                _ = csystem_add64(word64(.dropped), 1)
+                return .full
             }
+            guard csystem_cas_pair(pair, position, seq, end, seq + 1) == 1 else { continue }
             if skip > 0 {
-                (ring + Int(head % capacity)).storeBytes(of: EventRecord.wrapMarker, as: UInt32.self)
-                head += skip
+                _ = pad(position, length: Int(skip), expected: csystem_load64(frame(position).assumingMemoryBound(to: UInt64.self)))
             }
-            let seq = nextSeq
-            EventRecord.write(at: ring + Int(head % capacity), size: size, seq: seq, mask: 0, timestamp: timestamp,
+            let framePosition = position + skip
+            guard begin(framePosition, length: stride, pid: pid) else { continue }
+            let at = frame(framePosition)
+            EventRecord.write(at: at + Self.frameHeader, size: size, seq: seq, mask: 0, timestamp: timestamp,
                               name: name, variables: variables, customFields: customFields, checksumSeed: seed)
-            // The commit: the record is visible from this store on.
-            self.head = head + stride
-            nextSeq = seq + 1
+            // The commit: the daemon reads the event from this store on. It fails only if the
+            // daemon took this writer for dead (a pid it cannot see): the event is written again.
+            let writing = Self.stateWord(.writing, pid: pid, length: stride)
+            guard csystem_cas64(at.assumingMemoryBound(to: UInt64.self), writing,
+                                Self.stateWord(.committed, pid: pid, length: stride)) == 1 else { continue }
+            if load32(.sleeping) != 0 { wakeDaemon() }
             return .queued
         }
-        if result == .queued && csystem_load32(word32(72)) != 0 { wakeDaemon() }
-        return result
+    }
+
+    /// Marks the claimed frame at `position` as being written by `pid`. False when it cannot
+    /// be used: the daemon padded it (this claim stayed unmarked past `abandonAfter`), or a
+    /// frame of this lap is there already (a power cut took back the claim position: it is
+    /// moved past what the ring holds first).
+    func begin(_ position: UInt64, length: Int, pid: UInt32) -> Bool {
+        let at = frame(position)
+        let word = csystem_load64(at.assumingMemoryBound(to: UInt64.self))
+        if frameWord(at: position) != nil {
+            if Self.state(word) != .padding { repairClaim() }
+            return false
+        }
+        csystem_store64((at + 8).assumingMemoryBound(to: UInt64.self), position)
+        return csystem_cas64(at.assumingMemoryBound(to: UInt64.self), word, Self.stateWord(.writing, pid: pid, length: length)) == 1
+    }
+
+    /// With the intake full: evicts the oldest frame when the policy allows it (no daemon
+    /// runs, `drop_oldest`). True when room was made.
+    func evictOldest(before end: UInt64) -> Bool {
+        guard policy == .dropOldest, !daemonRunning else { return false }
+        let free = load(.free)
+        guard end - free > UInt64(capacity), let word = frameWord(at: free) else { return false }
+        let state = Self.state(word)
+        guard state == .committed || state == .padding else { return false }
+        guard csystem_cas64(word64(.free), free, free + UInt64(Self.length(word))) == 1 else { return true }
+        // Frames the daemon has read are in its spool: evicting them loses nothing.
+        if state == .committed && free >= load(.taken) { _ = csystem_add64(word64(.dropped), 1) }
+        return true
     }
 
     /// Wakes the daemon's intake thread.
     public func wakeDaemon() {
-        _ = csystem_add32(word32(68), 1)
-        csystem_futex_wake(word32(68))
+        _ = csystem_add32(word32(.wake), 1)
+        csystem_futex_wake(word32(.wake))
     }
 
-    /// The position after the record (or wrap marker) at `position`.
-    func following(_ position: UInt64) -> UInt64 {
-        let capacity = UInt64(self.capacity)
-        let at = Int(position % capacity)
-        let length = (ring + at).load(as: UInt32.self)
-        if length == EventRecord.wrapMarker { return position + (capacity - UInt64(at)) }
-        return position + UInt64(EventRecord.aligned(Int(UInt32(littleEndian: length))))
-    }
+    // MARK: After a power cut
 
-    /// Calls `body` with each record from `position` to `head`, with the lock held, until it
-    /// returns false. Records that fail their checks end the walk (returns false then).
-    @discardableResult
-    func forEachRecord(from start: UInt64, _ body: (UInt64, EventView) -> Bool) -> Bool {
+    /// Makes the claim pair agree with the ring: a power cut can bring back a header older than
+    /// the frames the disk kept. The claim position moves past every frame of its lap, and the
+    /// next number past theirs. Safe while producers claim (every change is a compare-and-swap
+    /// that only moves forward).
+    func repairClaim() {
         let capacity = UInt64(self.capacity)
-        var position = start
-        let head = self.head
-        while position < head {
-            let at = Int(position % capacity)
-            let raw = (ring + at).load(as: UInt32.self)
-            if raw == EventRecord.wrapMarker {
-                position += capacity - UInt64(at)
+        let free = load(.free)
+        var position = free
+        var end = free
+        var newest: UInt64 = 0
+        // Every frame of this lap, also past a hole the cut left.
+        while position < free + capacity {
+            guard let word = frameWord(at: position) else {
+                position += 16
                 continue
             }
-            let length = Int(UInt32(littleEndian: raw))
-            guard length >= EventRecord.headerSize, length <= EventRecord.maximumSize, at + length <= self.capacity else {
-                return false
+            let length = Self.length(word)
+            guard length >= Self.frameHeader, length % 16 == 0, position % capacity + UInt64(length) <= capacity else {
+                position += 16
+                continue
             }
-            let view = EventView(UnsafeRawBufferPointer(start: ring + at, count: length))
-            let body8 = UnsafeRawBufferPointer(start: ring + at + 8, count: length - 8)
-            guard view.storedChecksum == CRC32C.checksum(body8, seed: seed), view.isWellFormed else { return false }
-            guard body(position, view) else { return true }
-            position += UInt64(EventRecord.aligned(length))
+            if Self.state(word) == .committed, let view = committedEvent(at: position, word: word) {
+                newest = max(newest, view.seq)
+            }
+            position += UInt64(length)
+            end = position
         }
-        return true
+        moveClaim(atLeast: end, sequence: newest + 1)
+    }
+
+    /// Moves the claim pair forward to at least `position` and `sequence`.
+    func moveClaim(atLeast position: UInt64, sequence: UInt64) {
+        let pair = word64(.claimPosition)
+        while true {
+            let current = csystem_load64(pair)
+            let seq = csystem_load64(word64(.nextSequence))
+            guard current < position || seq < sequence else { return }
+            if csystem_cas_pair(pair, current, seq, max(current, position), max(seq, sequence)) == 1 { return }
+        }
+    }
+
+    /// Continues numbering at the reservation (no number given before a power cut is given
+    /// again), then reserves the next numbers and syncs the header before they are used.
+    /// The daemon calls it at start, a producer when it attaches while no daemon runs.
+    public func restartNumbering(atLeast floor: UInt64) -> Bool {
+        repairClaim()
+        moveClaim(atLeast: 0, sequence: max(load(.reserved), floor))
+        return reserveAhead(force: true)
+    }
+
+    /// Moves the reservation ahead when numbering has come within half of it, and syncs the
+    /// header; false when the disk refused.
+    @discardableResult
+    public func reserveAhead(force: Bool = false) -> Bool {
+        let reserved = load(.reserved)
+        let next = nextSequence
+        guard force || next &+ SpoolHeader.reservation / 2 > reserved else { return true }
+        let wanted = next &+ SpoolHeader.reservation
+        if wanted > reserved { _ = csystem_cas64(word64(.reserved), reserved, wanted) }
+        return msync(base, Self.statusOffset, MS_SYNC) == 0
+    }
+
+    /// Writes the whole intake to the disk (what producers acknowledged, and room given back).
+    @discardableResult
+    public func sync() -> Bool {
+        msync(base, mappedSize, MS_SYNC) == 0
     }
 
     // MARK: Consuming (the daemon)
@@ -359,84 +352,185 @@ public final class IntakeFile: @unchecked Sendable {
     public struct Taken {
         /// Events handed to the daemon's queue.
         public var moved = 0
-        /// Events skipped because the daemon's queue already had them (moved before a crash).
+        /// Events skipped because the daemon's queue already had them.
         public var skipped = 0
-        /// Damaged records were found (never the product of a producer's write, which is
-        /// visible only once complete): they and everything after them were thrown away.
-        public var damaged = false
+        /// Frames that failed their checks (the file was changed by something else than a
+        /// producer), skipped.
+        public var damaged = 0
+        /// Claims whose writer died, turned into padding now: (pid, position).
+        public var abandoned: [Int32] = []
         /// The daemon's queue was full (policy reject): the rest waits in the intake.
         public var full = false
+        /// A frame is being written (or a claim not yet marked): look again soon.
+        public var waiting = false
         /// Events left in the intake.
         public var left = false
-        /// The lowest sequence number still in the intake after the take, or the next one to be
-        /// given when it is empty.
+        /// The lowest sequence number still in the intake after the take, or the next one to
+        /// be given when it is empty (a flush's progress).
         public var oldest: UInt64 = 0
     }
 
-    /// Hands at most `limit` events, oldest first, to `accept` (the daemon's queue), with the
-    /// lock held: it returns false when its queue is full. Events numbered below `floor` are
-    /// already in the daemon's queue (it was killed between storing one and taking it out
-    /// here) and are skipped, so no event is queued twice.
-    public func take(limit: Int, floor: UInt64, _ accept: (EventView) -> Bool) -> Taken {
-        withLock {
-            var taken = Taken()
-            let intact = forEachRecord(from: tail) { position, view in
-                guard taken.moved + taken.skipped < limit else {
-                    taken.left = true
-                    return false
+    /// Where the daemon reads next.
+    public var taken: UInt64 { load(.taken) }
+
+    /// Hands at most `limit` committed events, in claim order, to `accept` (the daemon's
+    /// queue), which returns false when its queue is full. Events numbered below `floor` are in
+    /// the daemon's queue already (it stopped after storing them and before giving their room
+    /// back) and are skipped, so no event is queued twice. Takes no lock: producers write on.
+    public func take(limit: Int, floor: UInt64, now: Millis, _ accept: (EventView) -> Bool) -> Taken {
+        var position = load(.taken)
+        var result = take(limit: limit, floor: floor, now: now, from: &position, accept)
+        store(.taken, position)
+        result.oldest = oldestWaiting(from: position)
+        return result
+    }
+
+    func take(limit: Int, floor: UInt64, now: Millis, from position: inout UInt64,
+              _ accept: (EventView) -> Bool) -> Taken {
+        var result = Taken()
+        while result.moved + result.skipped < limit {
+            let claimed = claimPosition
+            guard position < claimed else { return result }
+            guard let word = frameWord(at: position) else {
+                // Claimed, not yet marked: a producer between its claim and its mark, or one
+                // that died there.
+                if abandonUnmarked(position, claimed: claimed, now: now) { continue }
+                result.waiting = true
+                result.left = true
+                return result
+            }
+            let length = Self.length(word)
+            guard length >= Self.frameHeader, length % 16 == 0, position % UInt64(capacity) + UInt64(length) <= UInt64(capacity) else {
+                // Nothing a producer writes: skip to where the next claim can be.
+                result.damaged += 1
+                position = claimed
+                continue
+            }
+            switch Self.state(word) {
+            case .empty:
+                result.damaged += 1
+                position = claimed
+            case .padding:
+                position += UInt64(length)
+            case .writing:
+                let pid = Self.pid(word)
+                guard csystem_process_gone(pid) == 1 else {
+                    result.waiting = true
+                    result.left = true
+                    return result
+                }
+                if pad(position, length: length, expected: word) {
+                    _ = csystem_add64(word64(.abandoned), 1)
+                    result.abandoned.append(pid)
+                }
+            case .committed:
+                guard let view = committedEvent(at: position, word: word) else {
+                    result.damaged += 1
+                    position += UInt64(length)
+                    continue
                 }
                 if view.seq < floor {
-                    taken.skipped += 1
+                    result.skipped += 1
                 } else if accept(view) {
-                    taken.moved += 1
+                    result.moved += 1
                 } else {
-                    taken.full = true
-                    taken.left = true
-                    return false
+                    result.full = true
+                    result.left = true
+                    return result
                 }
-                tail = position + UInt64(EventRecord.aligned(view.length))
-                return true
+                position += UInt64(length)
             }
-            if !intact {
-                // Damage (the file was changed under the daemon): what follows cannot be read.
-                taken.damaged = true
-                tail = head
+            stuck = nil
+        }
+        result.left = position < claimPosition
+        return result
+    }
+
+    /// The event of a committed frame, if it passes its checks.
+    func committedEvent(at position: UInt64, word: UInt64) -> EventView? {
+        let length = Self.length(word)
+        let record = frame(position) + Self.frameHeader
+        let size = Int(UInt32(littleEndian: record.load(as: UInt32.self)))
+        guard size >= EventRecord.headerSize, size <= length - Self.frameHeader else { return nil }
+        let view = EventView(UnsafeRawBufferPointer(start: record, count: size))
+        let body = UnsafeRawBufferPointer(start: record + 8, count: size - 8)
+        guard view.storedChecksum == CRC32C.checksum(body, seed: seed), view.isWellFormed else { return nil }
+        return view
+    }
+
+    /// A claim at `position` still unmarked after `abandonAfter`: its writer died between its
+    /// claim and its mark. It becomes padding up to the next frame of this lap (or the end of
+    /// what is claimed, or of the ring). True when it was padded.
+    func abandonUnmarked(_ position: UInt64, claimed: UInt64, now: Millis) -> Bool {
+        guard let stuck, stuck.position == position else {
+            self.stuck = (position, now)
+            return false
+        }
+        guard now - stuck.since >= Self.abandonAfter else { return false }
+        let capacity = UInt64(self.capacity)
+        let ringEnd = position - position % capacity + capacity
+        var next = position + 16
+        while next < min(claimed, ringEnd) && frameWord(at: next) == nil { next += 16 }
+        let expected = csystem_load64(frame(position).assumingMemoryBound(to: UInt64.self))
+        guard frameWord(at: position) == nil, pad(position, length: Int(next - position), expected: expected) else { return false }
+        _ = csystem_add64(word64(.abandoned), 1)
+        self.stuck = nil
+        return true
+    }
+
+    /// The number of the oldest event not yet taken, or the next one to be given.
+    func oldestWaiting(from position: UInt64) -> UInt64 {
+        var at = position
+        while at < claimPosition, let word = frameWord(at: at) {
+            switch Self.state(word) {
+            case .committed:
+                if let view = committedEvent(at: at, word: word) { return view.seq }
+                at += UInt64(Self.length(word))
+            case .padding: at += UInt64(max(16, Self.length(word)))
+            case .writing, .empty: return nextSequence
             }
-            taken.oldest = nextSeq
-            forEachRecord(from: tail) { _, view in
-                taken.oldest = view.seq
-                return false
-            }
-            return taken
+        }
+        return nextSequence
+    }
+
+    /// Gives the room before `position` back to producers: the events there are durable in the
+    /// daemon's spool.
+    public func release(upTo position: UInt64) {
+        while true {
+            let free = load(.free)
+            guard position > free else { return }
+            if csystem_cas64(word64(.free), free, position) == 1 { return }
         }
     }
 
-    /// Makes sure sequence numbers continue after `seq` (the daemon's queue's next one).
-    public func continueAfter(_ seq: UInt64) {
-        withLock { if nextSeq < seq { nextSeq = seq } }
+    /// Where the daemon starts reading: at the room not given back, so that whatever a power
+    /// cut took from the spool is moved again (the numbers it kept are skipped by `floor`).
+    public func resumeReading() {
+        store(.taken, load(.free))
+        stuck = nil
     }
 
     /// Publishes how far delivery has come, and wakes producers waiting in flush.
     public func publishDone(before seq: UInt64) {
-        guard csystem_load64(word64(80)) != seq else { return }
-        csystem_store64(word64(80), seq)
-        _ = csystem_add32(word32(88), 1)
-        csystem_futex_wake(word32(88))
+        guard load(.doneBefore) != seq else { return }
+        store(.doneBefore, seq)
+        _ = csystem_add32(word32(.done), 1)
+        csystem_futex_wake(word32(.done))
     }
 
     /// Whether a producer waits in flush (the daemon then publishes progress often).
-    public var hasFlushWaiters: Bool { csystem_load32(word32(76)) != 0 }
+    public var hasFlushWaiters: Bool { load32(.flushWaiters) != 0 }
 
     /// The daemon's wait for work: returns when a producer (or `wakeDaemon`) wakes it, or after
     /// `timeout`. The intake and `stop` are checked after the sleep is announced, so no wake-up
     /// is missed.
     public func sleep(timeout: Int32, unless stop: () -> Bool) {
-        let seen = csystem_load32(word32(68))
-        csystem_store32(word32(72), 1)
-        if head == tail && !stop() {
-            _ = csystem_futex_wait(word32(68), seen, timeout)
+        let seen = load32(.wake)
+        store32(.sleeping, 1)
+        if load(.taken) == claimPosition && !stop() {
+            _ = csystem_futex_wait(word32(.wake), seen, timeout)
         }
-        csystem_store32(word32(72), 0)
+        store32(.sleeping, 0)
     }
 
     /// Marks the daemon running for as long as this intake stays open; false if another
@@ -453,17 +547,17 @@ public final class IntakeFile: @unchecked Sendable {
     /// Waits until every event written so far is delivered (or wanted by nobody), at most
     /// until `deadline` (`ConditionLock.now()` milliseconds, passed as `now`).
     public func waitDelivered(deadline: Int64, now: () -> Int64) -> Bool {
-        let target = nextSeq
+        let target = nextSequence
         if doneBefore >= target { return true }
-        _ = csystem_add32(word32(76), 1)
-        defer { _ = csystem_add32(word32(76), UInt32.max) }
+        _ = csystem_add32(word32(.flushWaiters), 1)
+        defer { _ = csystem_add32(word32(.flushWaiters), UInt32.max) }
         wakeDaemon()
         while true {
-            let seen = csystem_load32(word32(88))
+            let seen = load32(.done)
             if doneBefore >= target { return true }
             let left = deadline - now()
             if left <= 0 { return false }
-            _ = csystem_futex_wait(word32(88), seen, Int32(min(left, 100)))
+            _ = csystem_futex_wait(word32(.done), seen, Int32(min(left, 100)))
         }
     }
 
@@ -472,24 +566,24 @@ public final class IntakeFile: @unchecked Sendable {
     /// The daemon's side: the status document producers read.
     public func publishStatus(_ json: String) {
         var bytes = Array(json.utf8.prefix(Self.statusCapacity))
-        let generation = csystem_load32(word32(96))
-        csystem_store32(word32(96), generation | 1)
+        let generation = load32(.statusGeneration)
+        store32(.statusGeneration, generation | 1)
         bytes.withUnsafeMutableBytes { (base + Self.statusOffset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        csystem_store32(word32(100), UInt32(bytes.count))
-        csystem_store32(word32(96), (generation | 1) &+ 1)
+        store32(.statusLength, UInt32(bytes.count))
+        store32(.statusGeneration, (generation | 1) &+ 1)
     }
 
     /// A producer's side: the daemon's latest status document, nil before a daemon published one.
     public func readStatus() -> String? {
         for _ in 0..<1000 {
-            let before = csystem_load32(word32(96))
+            let before = load32(.statusGeneration)
             if before & 1 == 1 {
                 sched_yield()
                 continue
             }
-            let length = min(Int(csystem_load32(word32(100))), Self.statusCapacity)
+            let length = min(Int(load32(.statusLength)), Self.statusCapacity)
             let text = String(decoding: UnsafeRawBufferPointer(start: base + Self.statusOffset, count: length), as: UTF8.self)
-            if csystem_load32(word32(96)) == before { return length == 0 ? nil : text }
+            if load32(.statusGeneration) == before { return length == 0 ? nil : text }
         }
         return nil
     }

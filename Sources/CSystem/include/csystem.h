@@ -46,6 +46,20 @@ uint32_t csystem_add32(uint32_t *word, uint32_t value);
 int csystem_futex_wait(uint32_t *word, uint32_t expected, int timeout_ms);
 /* Wakes every waiter on word. */
 void csystem_futex_wake(uint32_t *word);
+/* Compare-and-swap of a 16-byte-aligned pair of words as one (appliance mode's claims: a
+ * position and a sequence number move together). 1 when swapped. */
+int csystem_cas_pair(uint64_t *pair, uint64_t expected_first, uint64_t expected_second, uint64_t first,
+                     uint64_t second);
+/* Compare-and-swap of one word; 1 when swapped. */
+int csystem_cas64(uint64_t *word, uint64_t expected, uint64_t desired);
+/* Adds and returns the new value. */
+uint64_t csystem_add64(uint64_t *word, uint64_t value);
+
+/* 1 when no process has that pid any more (kill(pid, 0) says ESRCH), or only a zombie. */
+int csystem_process_gone(int pid);
+/* fsync(2) of a directory, so that a rename or a new file in it survives a power cut. 0 or
+ * an errno value. */
+int csystem_sync_directory(const char *path);
 
 /* A process-shared, robust mutex in shared memory: a process that dies holding it never blocks
  * the others. */

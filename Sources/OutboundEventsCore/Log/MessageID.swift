@@ -20,9 +20,13 @@ public enum MessageID: String, CaseIterable, Sendable {
     case emailDropped = "12c284dece204afdb0bbea955f93b0f5"
     case addressRefused = "3adf6f2e7ee845ff80258e2ec5b15e6f"
     case eventRefused = "ddd657ca010043b4b4c7c8278b6b379d"
+    // Power cuts (SPEC 11).
+    case uncleanStop = "cacc2c5b93c44a138e11c42c17b5ccc4"
+    case syncFailed = "4f991fac0b694661907bdcc74079d68f"
     // Appliance mode (SPEC 9): the daemon.
     case daemonStarted = "1bef42368adc410c94322abfb189a070"
     case reloadApplied = "e77baefbd60545a2b72efbc8b98c4c49"
     case reloadRefused = "ca96b84926e84ab3a5b54914bc659c13"
     case intakeProblem = "d8ee74c4ea9e4dc3a841ff04866a211b"
+    case writerAbandoned = "c0d789acb853465f850e8871605e1dab"
 }

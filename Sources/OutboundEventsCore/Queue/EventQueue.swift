@@ -65,6 +65,9 @@ public final class EventQueue {
     public private(set) var nextSeq: UInt64
     /// The sequence number of the newest record in the ring: walking stops there.
     var newestSeq: UInt64 = 0
+    /// Numbering restarted (`restartNumbering`): the next record says the numbers before it
+    /// were skipped, not lost.
+    var gapBeforeNext = false
     /// Events evicted or refused for lack of room, each counted once.
     public private(set) var droppedOverflow: UInt64 = 0
 
@@ -130,6 +133,10 @@ public final class EventQueue {
         EventRecord.write(at: base + at, size: size, seq: seq, mask: wanted, timestamp: timestamp,
                           name: name, variables: variables, customFields: customFields,
                           checksumSeed: checksumSeed)
+        if gapBeforeNext {
+            gapBeforeNext = false
+            markGap(base + at, size: size)
+        }
         book(at: at, stride: stride, seq: seq, for: wanted)
         return .queued(seq: seq)
     }
@@ -182,10 +189,30 @@ public final class EventQueue {
         guard let at = room(stride, for: wanted) else { return .full }
         (base + at).copyMemory(from: record.bytes.baseAddress!, byteCount: size)
         (base + at).storeBytes(of: wanted.littleEndian, toByteOffset: 16, as: UInt64.self)
+        // Numbers a producer's claim took and never used, or skipped when the intake's
+        // numbering restarted: not events lost.
+        let flags: UInt16 = record.seq != nextSeq || gapBeforeNext ? EventRecord.gapBefore : 0
+        gapBeforeNext = false
+        (base + at).storeBytes(of: flags.littleEndian, toByteOffset: 38, as: UInt16.self)
         EventRecord.seal(base + at, size: size, seed: checksumSeed)
         book(at: at, stride: stride, seq: record.seq, for: wanted)
         if wanted == 0 { reclaim() }
         return .queued(seq: record.seq)
+    }
+
+    /// Continues numbering at `seq` (the reservation, after an unclean stop took back the last
+    /// numbers given): the next record is flagged so recovery does not count the skipped
+    /// numbers as lost events.
+    public func restartNumbering(at seq: UInt64) {
+        guard seq > nextSeq else { return }
+        nextSeq = seq
+        gapBeforeNext = true
+        header?.nextSeq = seq
+    }
+
+    func markGap(_ record: UnsafeMutableRawPointer, size: Int) {
+        record.storeBytes(of: EventRecord.gapBefore.littleEndian, toByteOffset: 38, as: UInt16.self)
+        EventRecord.seal(record, size: size, seed: checksumSeed)
     }
 
     /// A record going to the ring's start leaves a marker where the newest one ends, so walks
@@ -280,7 +307,7 @@ public final class EventQueue {
     }
 
     func evictOldest() {
-        let view = record(at: tail)
+        let view = event(at: tail)
         let seq = view.seq
         var lostBySomeone = false
         forEachSlot(in: view.mask & activeMask) { slot in
@@ -305,7 +332,7 @@ public final class EventQueue {
             head = 0
             return
         }
-        let view = record(at: tail)
+        let view = event(at: tail)
         tail = following(offset: tail, seq: view.seq, length: view.length)!
         count -= 1
     }
@@ -317,7 +344,7 @@ public final class EventQueue {
         guard slots[slot].cursorOffset >= 0 else { return nil }
         slots[slot].inFlightSeq = slots[slot].cursorSeq
         slots[slot].inFlightEvicted = false
-        return record(at: slots[slot].cursorOffset)
+        return event(at: slots[slot].cursorOffset)
     }
 
     /// Ends the slot's in-flight delivery.
@@ -354,7 +381,7 @@ public final class EventQueue {
 
     // MARK: Walking the ring
 
-    public func record(at offset: Int) -> EventView {
+    public func event(at offset: Int) -> EventView {
         let length = Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
         return EventView(UnsafeRawBufferPointer(start: base + offset, count: length))
     }
@@ -372,10 +399,10 @@ public final class EventQueue {
     func advance(_ slot: Int) {
         let bit: UInt64 = 1 << UInt64(slot)
         var offset = slots[slot].cursorOffset
-        var view = record(at: offset)
+        var view = event(at: offset)
         while let next = following(offset: offset, seq: view.seq, length: view.length) {
             offset = next
-            view = record(at: offset)
+            view = event(at: offset)
             if view.mask & bit != 0 {
                 slots[slot].cursorSeq = view.seq
                 slots[slot].cursorOffset = offset
@@ -390,7 +417,7 @@ public final class EventQueue {
     /// Frees records at the tail that no active slot still needs.
     func reclaim() {
         while count > 0 {
-            let view = record(at: tail)
+            let view = event(at: tail)
             let seq = view.seq
             var needed = false
             forEachSlot(in: view.mask & activeMask) { slot in
@@ -415,7 +442,7 @@ public final class EventQueue {
         guard count > 0 else { return }
         var offset = tail
         while true {
-            let view = record(at: offset)
+            let view = event(at: offset)
             body(offset, view)
             guard let next = following(offset: offset, seq: view.seq, length: view.length) else { return }
             offset = next

@@ -118,7 +118,9 @@ public final class StringFields {
 ///     8  u64 sequence number (the event id's second half)
 ///    16  u64 recipients that wanted the event when it was emitted, one bit per slot
 ///    24  i64 time the event occurred, Unix seconds
-///    32  u16 event name length, u16 variable count, u16 custom field count, u16 zero
+///    32  u16 event name length, u16 variable count, u16 custom field count, u16 flags
+///        (bit 0 `gapBefore`: the numbers between the previous record's and this one's were
+///        never given to a stored event, so recovery does not count them as lost)
 ///    40  event name, then per variable and custom field: u16 key length, u16 value length,
 ///        key bytes, value bytes
 public enum EventRecord {
@@ -126,6 +128,7 @@ public enum EventRecord {
     public static let wrapMarker = UInt32.max
     /// Per-field lengths are u16 and a record is at most 64 KiB, so no field can overflow.
     public static let maximumSize = 65536
+    public static let gapBefore: UInt16 = 1
 
     public static func aligned(_ size: Int) -> Int { (size + 7) & ~7 }
 
@@ -211,6 +214,7 @@ public struct EventView {
     public var timestamp: Int64 { Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 24, as: Int64.self)) }
     public var variableCount: Int { u16(34) }
     public var customFieldCount: Int { u16(36) }
+    public var gapBefore: Bool { u16(38) & Int(EventRecord.gapBefore) != 0 }
 
     public var name: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: bytes[EventRecord.headerSize..<(EventRecord.headerSize + u16(32))])

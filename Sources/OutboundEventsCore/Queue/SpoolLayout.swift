@@ -10,6 +10,10 @@
 ///     24  u64 instance          (first half of every event id; seeds record checksums)
 ///     32  u64 next sequence     (written after each record, so ids never repeat)
 ///     40  u64 created           (Unix seconds)
+///     48  u64 reserved          (sequence numbers below it may have been given: made durable
+///                                before any of them is used; numbering restarts here after an
+///                                unclean stop, whose last numbers a power cut may have erased)
+///     56  u32 open              (1 while an agent has the spool open; 0 after a clean close)
 ///     64  64 slots of 320 bytes:
 ///         +0  u64 need-from     (the oldest sequence number the slot still needs)
 ///         +8  u8  active, u8 zero, u16 name length, 4 bytes zero
@@ -51,6 +55,20 @@ public struct SpoolHeader {
         nonmutating set { store(newValue, 32) }
     }
     public var created: Int64 { Int64(bitPattern: load(40, UInt64.self)) }
+    public var reserved: UInt64 {
+        get { load(48, UInt64.self) }
+        nonmutating set { store(newValue, 48) }
+    }
+    /// Set while an agent has the spool open: found set at open, the last stop was unclean (a
+    /// kill or a power cut). Spools of earlier versions have 0 here, as after a clean close.
+    public var isOpen: Bool {
+        get { load(56, UInt32.self) == 1 }
+        nonmutating set { store(UInt32(newValue ? 1 : 0), 56) }
+    }
+
+    /// How far ahead sequence numbers are reserved: so far that no run comes near the end of
+    /// a reservation between two syncs, and 2^32 restarts after unclean stops fit in 64 bits.
+    public static let reservation: UInt64 = 1 << 32
 
     /// Writes a fresh header: no slot active.
     public func initialize(capacity: Int, instance: UInt64, nextSeq: UInt64, created: Int64) {
@@ -120,6 +138,7 @@ public struct SpoolRecovery {
         public let offset: Int
         public let seq: UInt64
         public let length: Int
+        public let gapBefore: Bool
     }
 
     /// Live records (needed by some active slot), sorted by sequence number.
@@ -157,18 +176,21 @@ public struct SpoolRecovery {
                 offset += 8
                 continue
             }
-            found.append(Record(offset: offset, seq: view.seq, length: length))
+            found.append(Record(offset: offset, seq: view.seq, length: length, gapBefore: view.gapBefore))
             offset += EventRecord.aligned(length)
         }
         var seen = Set<UInt64>()
-        let live = found.filter { $0.seq >= needFrom && $0.seq < header.nextSeq &+ (1 << 32) && seen.insert($0.seq).inserted }
+        let newest = max(header.nextSeq, header.reserved) &+ SpoolHeader.reservation
+        let live = found.filter { $0.seq >= needFrom && $0.seq < newest && seen.insert($0.seq).inserted }
             .sorted { $0.seq < $1.seq }
         records = live
-        if let first = live.first, let last = live.last {
-            missing = last.seq - first.seq + 1 - UInt64(live.count)
-        } else {
-            missing = 0
+        // A record flagged `gapBefore` follows numbers that were never given to a stored event
+        // (numbering restarted after an unclean stop, or a producer died holding a number).
+        var lost: UInt64 = 0
+        for (index, record) in live.enumerated().dropFirst() where !record.gapBefore {
+            lost += record.seq - live[index - 1].seq - 1
         }
+        missing = lost
         // In place when each live record is followed, in the ring's own order, by the next one.
         var chained = true
         for (index, record) in live.enumerated().dropLast() {

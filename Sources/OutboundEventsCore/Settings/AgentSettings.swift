@@ -28,6 +28,8 @@ public struct AgentSettings: Sendable, Equatable {
     public var queueOverflow = OverflowPolicy.dropOldest
     public var queueSpool = ""
     public var spoolGrace: Millis = 60_000
+    /// How often, at the least, a changing spool (or intake) is made durable (SPEC 11).
+    public var syncInterval: Millis = 1000
     public var connectTimeout: Millis = 10_000
     public var requestTimeout: Millis = 30_000
     /// The HTTP proxy every webhook goes through (`CONNECT` for HTTPS), nil: none. Proxies from
@@ -43,7 +45,7 @@ public struct AgentSettings: Sendable, Equatable {
 
     public static let keys = [
         "appliance_id", "deployment", "firmware_profile", "queue.capacity", "queue.overflow",
-        "queue.spool", "queue.spool_grace", "http.connect_timeout", "http.request_timeout", "http.proxy", "http.no_proxy",
+        "queue.spool", "queue.spool_grace", "queue.sync_interval", "http.connect_timeout", "http.request_timeout", "http.proxy", "http.no_proxy",
         "shutdown_timeout", "status.path", "smtp.host", "smtp.port", "smtp.encryption",
         "smtp.username", "smtp.password", "smtp.from", "smtp.ca_certificate", "smtp.retry_interval",
         "log.identifier", "log.destination",
@@ -54,6 +56,7 @@ public struct AgentSettings: Sendable, Equatable {
 
     /// Smallest and largest queue: room for a few small events, and what an appliance can map.
     public static let capacityRange = SpoolHeader.capacityRange
+    public static let syncIntervalRange: ClosedRange<Millis> = 10...60_000
 
     public init() {}
 
@@ -92,6 +95,12 @@ public struct AgentSettings: Sendable, Equatable {
             try Settings.path(key, value)
             queueSpool = value
         case "queue.spool_grace": spoolGrace = try Values.duration(key, value)
+        case "queue.sync_interval":
+            let interval = try Values.duration(key, value)
+            guard Self.syncIntervalRange.contains(interval) else {
+                throw .invalid(key, "\(Values.quote(value)) is outside 10ms to 1m")
+            }
+            syncInterval = interval
         case "http.connect_timeout": connectTimeout = try Values.positiveDuration(key, value)
         case "http.request_timeout": requestTimeout = try Values.positiveDuration(key, value)
         case "http.proxy": proxy = value.isEmpty ? nil : try ProxyURL(key, value)

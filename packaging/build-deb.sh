@@ -4,8 +4,8 @@
 #                            (scripts/build-embedded.py): no Swift runtime inside
 #   liboutbound-events-dev   header, unversioned link, pkg-config file, CMake package
 #   outbound-events-tools    the outbound-events tool and the outbound-eventsd daemon (its systemd
-#                            unit, conffile and maintainer scripts), their man pages, the journald
-#                            catalog, profiles
+#                            unit, conffile and maintainer scripts), their man pages (outbound-events(1),
+#                            outbound-events.conf(5), outbound-eventsd(8)), the journald catalog, profiles
 # The version comes from include/outbound_events.h; DEB_REVISION (default 1) is the Debian
 # revision, and DEB_VERSION overrides the whole package version (the upgrade test builds an
 # older one that way).
@@ -136,7 +136,7 @@ build "$dev" liboutbound-events-dev
 
 # outbound-events-tools
 tools="$work/outbound-events-tools"
-install -d -m 0755 "$tools/usr/bin" "$tools/usr/share/man/man1" "$tools/usr/share/man/man8" \
+install -d -m 0755 "$tools/usr/bin" "$tools/usr/share/man/man1" "$tools/usr/share/man/man5" "$tools/usr/share/man/man8" \
     "$tools/usr/lib/systemd/catalog" "$tools/usr/lib/systemd/system" "$tools/usr/share/outbound-events/profiles" \
     "$tools/usr/lib/tmpfiles.d" "$tools/etc/outbound-events"
 install -m 0755 "$bin/outbound-events-tool" "$tools/usr/bin/outbound-events"
@@ -145,9 +145,11 @@ for program in outbound-events outbound-eventsd; do
     patchelf --remove-rpath "$tools/usr/bin/$program"
     strip --strip-unneeded --remove-section=.comment --remove-section=.note "$tools/usr/bin/$program"
 done
-gzip -9n < packaging/outbound-events.1 > "$tools/usr/share/man/man1/outbound-events.1.gz"
-gzip -9n < packaging/outbound-eventsd.8 > "$tools/usr/share/man/man8/outbound-eventsd.8.gz"
-chmod 0644 "$tools/usr/share/man/man1/outbound-events.1.gz" "$tools/usr/share/man/man8/outbound-eventsd.8.gz"
+# The man pages: the tool (1), its settings files and the daemon's configuration (5), the daemon (8).
+for page in outbound-events.1 outbound-events.conf.5 outbound-eventsd.8; do
+    gzip -9n < "packaging/$page" > "$tools/usr/share/man/man${page##*.}/$page.gz"
+    chmod 0644 "$tools/usr/share/man/man${page##*.}/$page.gz"
+done
 install -m 0644 packaging/outbound-events.catalog "$tools/usr/lib/systemd/catalog/outbound-events.catalog"
 install -m 0644 firmware-profile/b-series.profile "$tools/usr/share/outbound-events/profiles/b-series.profile"
 install -m 0644 packaging/outbound-events.tmpfiles "$tools/usr/lib/tmpfiles.d/outbound-events.conf"

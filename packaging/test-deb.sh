@@ -85,17 +85,21 @@ echo "ok - find_package(OutboundEvents 1.0 REQUIRED) and OutboundEvents::Outboun
 
 # The tool, its man page and the journald catalog.
 /usr/bin/outbound-events --version | grep -x "$version" >/dev/null || fail "outbound-events --version"
-[ -f /usr/share/man/man1/outbound-events.1.gz ] || fail "man page"
+for page in man1/outbound-events.1 man5/outbound-events.conf.5 man8/outbound-eventsd.8; do
+    [ -f "/usr/share/man/$page.gz" ] || fail "man page $page is not installed"
+    # The installed page renders without a warning (what lintian's groff check would report).
+    warnings=$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l "/usr/share/man/$page.gz" 2>&1 >/dev/null) || fail "man $page: $warnings"
+    [ -z "$warnings" ] || fail "man $page: $warnings"
+done
 # systemd's file trigger on /usr/lib/systemd/catalog rebuilds journald's catalog database.
 journalctl --list-catalog | grep 3be05f24e14848368b0e00acc0225f0c >/dev/null || fail "the catalog is not in journald's database"
-echo "ok - tool, man page and journald catalog installed (journalctl -x explains the entries)"
+echo "ok - tool, man pages outbound-events(1), outbound-events.conf(5) and outbound-eventsd(8), and journald catalog installed (journalctl -x explains the entries)"
 
 # The daemon: its unit, checked offline (no systemd need run: verify resolves ExecStart= and
 # the man pages of Documentation= on this system), its system user, its directories, and its
 # configuration, a conffile holding secrets, valid as shipped.
 daemon_version=$(/usr/bin/outbound-eventsd --version) || fail "outbound-eventsd --version"
 [ "$daemon_version" = "outbound-eventsd $version" ] || [ "$daemon_version" = "$version" ] || fail "outbound-eventsd --version: $daemon_version"
-[ -f /usr/share/man/man8/outbound-eventsd.8.gz ] || fail "outbound-eventsd man page"
 unit=/usr/lib/systemd/system/outbound-events.service
 [ -f "$unit" ] || fail "$unit is not installed"
 verify=$(systemd-analyze verify "$unit" 2>&1) || fail "systemd-analyze verify $unit: $verify"

@@ -1,6 +1,6 @@
 import COutboundEvents
+import CSystem
 import CSystemd
-import Glibc
 import Locking
 import OutboundEventsAgent
 import OutboundEventsCore

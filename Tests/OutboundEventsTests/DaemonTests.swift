@@ -12,8 +12,10 @@ import Testing
 let producerChild = buildCProgram("producer_child")
 
 /// outbound-eventsd on a configuration file of its own, logging to standard error (kept in a file).
+/// The daemon is the one OE_DAEMON names (make test: the shipped, Embedded Swift build of make
+/// lib), else the normal-mode one of swift build.
 final class DaemonProcess: @unchecked Sendable {
-    static let binary = repositoryRoot + "/.build/debug/outbound-eventsd"
+    static let binary = ProcessInfo.processInfo.environment["OE_DAEMON"] ?? repositoryRoot + "/.build/debug/outbound-eventsd"
     let directory: URL
     let config: String
     let spool: String
@@ -24,7 +26,7 @@ final class DaemonProcess: @unchecked Sendable {
 
     /// `body` is the configuration after the spool, status and log settings this adds.
     init(_ body: String, directory: URL = temporaryDirectory("daemon"), start: Bool = true) throws {
-        precondition(FileManager.default.fileExists(atPath: Self.binary), "build the daemon first (swift build)")
+        precondition(FileManager.default.fileExists(atPath: Self.binary), "build the daemon first (make lib, or swift build)")
         self.directory = directory
         config = directory.path + "/outbound-events.conf"
         spool = directory.path + "/queue"

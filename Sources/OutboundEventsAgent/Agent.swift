@@ -215,7 +215,7 @@ public final class Agent: @unchecked Sendable {
     /// Changes agent settings; nothing changes if one is wrong.
     public func configure(_ pairs: [(key: String, value: String)]) throws(ConfigError) {
         do {
-            try configureLocked(pairs)
+            try applySettings(pairs)
         } catch {
             log(LogEntry(.warning, error.code == .tls ? .caCertificateRejected : .settingsRefused,
                          "settings refused: \(error.message)", fields: [("OE_ERROR", error.message)]))
@@ -224,9 +224,10 @@ public final class Agent: @unchecked Sendable {
         transport.wakeup()
     }
 
-    /// With `replacing`, the settings not in `pairs` go back to their defaults (a daemon's
-    /// reload: the file is the whole configuration).
-    func configureLocked(_ pairs: [(key: String, value: String)], replacing: Bool = false) throws(ConfigError) {
+    /// Validates and applies agent settings, taking the lock itself; changes nothing if one is
+    /// wrong. With `replacing`, the settings not in `pairs` go back to their defaults (a
+    /// daemon's reload: the file is the whole configuration).
+    func applySettings(_ pairs: [(key: String, value: String)], replacing: Bool = false) throws(ConfigError) {
         try lock.withLock { () throws(ConfigError) in
             guard !closing else { throw Self.closingError }
             var updated = replacing ? AgentSettings() : settings

@@ -63,7 +63,7 @@ extension Agent {
     /// Replaces every agent setting with `pairs` (those missing go back to their defaults),
     /// as a reload does. The settings fixed at creation must not change.
     public func replaceSettings(_ pairs: [(key: String, value: String)]) throws(ConfigError) {
-        try configureLocked(pairs, replacing: true)
+        try applySettings(pairs, replacing: true)
         transport.wakeup()
     }
 

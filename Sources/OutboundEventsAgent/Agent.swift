@@ -526,8 +526,8 @@ public final class Agent: @unchecked Sendable {
         pendingLogs.append(entry)
     }
 
-    /// Writes an entry now, without the lock.
-    func log(_ entry: LogEntry) {
+    /// Writes an entry now, without the lock (also the daemon's own entries: start, reload).
+    public func log(_ entry: LogEntry) {
         let destination = sink.withLock { $0 }
         destination.write(entry)
     }

@@ -66,9 +66,4 @@ extension Agent {
         try applySettings(pairs, replacing: true)
         transport.wakeup()
     }
-
-    /// Writes an entry to the agent's log (the daemon's own entries: start, reload, stop).
-    public func record(_ entry: LogEntry) {
-        log(entry)
-    }
 }

@@ -87,7 +87,7 @@ final class Daemon: @unchecked Sendable {
             agent.close()
             throw ConfigError(.io, "queue.spool: \(intake.path) is in use by another daemon")
         }
-        for note in notes { agent.record(LogEntry(.warning, .intakeProblem, note, fields: [("OE_ERROR", note)])) }
+        for note in notes { agent.log(LogEntry(.warning, .intakeProblem, note, fields: [("OE_ERROR", note)])) }
         let daemon = Daemon(configPath: configPath, file: file, agent: agent, intake: intake)
         daemon.applyToIntake(file)
         // Numbers continue after the newest event the queue holds, even if the intake is new.
@@ -96,9 +96,9 @@ final class Daemon: @unchecked Sendable {
         // Producers see the status at once, not only from the delivery thread's next write.
         published.publish(agent.status())
         try daemon.startThread()
-        agent.record(LogEntry(.info, .daemonStarted,
-                              "outbound-eventsd \(OE_VERSION_STRING) started: \(file.recipients.count) recipients, queue \(spool), configuration \(configPath)",
-                              fields: [("OE_CONFIG", configPath), ("OE_SPOOL", spool)]))
+        agent.log(LogEntry(.info, .daemonStarted,
+                           "outbound-eventsd \(OE_VERSION_STRING) started: \(file.recipients.count) recipients, queue \(spool), configuration \(configPath)",
+                           fields: [("OE_CONFIG", configPath), ("OE_SPOOL", spool)]))
         return daemon
     }
 
@@ -155,7 +155,7 @@ final class Daemon: @unchecked Sendable {
             if !problems.isEmpty && now - lastWarning >= 60 {
                 lastWarning = now
                 for problem in problems {
-                    agent.record(LogEntry(.warning, .intakeProblem, problem, fields: [("OE_ERROR", problem)]))
+                    agent.log(LogEntry(.warning, .intakeProblem, problem, fields: [("OE_ERROR", problem)]))
                 }
             }
             // One take both moves events and says what still waits: one hold of the lock per turn.
@@ -198,10 +198,10 @@ final class Daemon: @unchecked Sendable {
         guard let file = loaded, refusals.isEmpty else {
             refusals.sort { Self.lineNumber($0) < Self.lineNumber($1) }
             for problem in refusals {
-                agent.record(LogEntry(.error, .reloadRefused, problem, fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
+                agent.log(LogEntry(.error, .reloadRefused, problem, fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
             }
             let summary = "configuration \(configPath) not reloaded: \(refusals.count) problem\(refusals.count == 1 ? "" : "s") (logged above); the previous configuration is kept"
-            agent.record(LogEntry(.error, .reloadRefused, summary, fields: [("OE_CONFIG", configPath), ("OE_ERROR", summary)]))
+            agent.log(LogEntry(.error, .reloadRefused, summary, fields: [("OE_CONFIG", configPath), ("OE_ERROR", summary)]))
             return
         }
         var changes: [String] = []
@@ -209,8 +209,8 @@ final class Daemon: @unchecked Sendable {
             try agent.replaceSettings(file.agent.map { ($0.key, $0.value) })
         } catch {
             let problem = "\(configPath):\(SettingsFile.line(of: error.message, in: file.agent, default: 1)): \(error.message)"
-            agent.record(LogEntry(.error, .reloadRefused, "configuration not reloaded: \(problem); the previous configuration is kept",
-                                  fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
+            agent.log(LogEntry(.error, .reloadRefused, "configuration not reloaded: \(problem); the previous configuration is kept",
+                               fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
             return
         }
         if settingPairs(file.agent) != settingPairs(current.agent) { changes.append("settings changed") }
@@ -227,15 +227,15 @@ final class Daemon: @unchecked Sendable {
             } catch {
                 // Checked above, so only what changed since (a certificate that expired meanwhile).
                 let problem = "\(configPath):\(SettingsFile.line(of: error.message, in: recipient.settings, default: recipient.line)): \(error.message)"
-                agent.record(LogEntry(.error, .reloadRefused, "recipient \(Values.quote(recipient.name)) not applied: \(problem)",
-                                      fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
+                agent.log(LogEntry(.error, .reloadRefused, "recipient \(Values.quote(recipient.name)) not applied: \(problem)",
+                                   fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
             }
         }
         applyToIntake(file)
         current = file
         let summary = changes.isEmpty ? "nothing changed" : changes.joined(separator: ", ")
-        agent.record(LogEntry(.info, .reloadApplied, "configuration \(configPath) reloaded: \(summary)",
-                              fields: [("OE_CONFIG", configPath), ("OE_CHANGES", summary)]))
+        agent.log(LogEntry(.info, .reloadApplied, "configuration \(configPath) reloaded: \(summary)",
+                           fields: [("OE_CONFIG", configPath), ("OE_CHANGES", summary)]))
     }
 
     /// The line of a `FILE:LINE: reason` problem, for sorting.

@@ -16,7 +16,8 @@ public struct AgentEnvironment: Sendable {
     public var makeTransport: (@Sendable () -> Transport?)?
     /// Where log entries go; nil: as `log.destination` says.
     public var log: LogSink?
-    /// False in tests that call `turn` themselves.
+    /// False in tests that call `turn` themselves, and in the daemon until its configuration
+    /// file is applied (`startDelivery`).
     public var startThread = true
     /// Appliance mode (the daemon, SPEC 9): where each status document also goes (the intake,
     /// for producers), and the events the intake dropped. Set, the status says

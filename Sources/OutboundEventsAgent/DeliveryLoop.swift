@@ -72,11 +72,7 @@ extension Agent {
         }
         for send in startingSends { start(send) }
         startingSends.removeAll(keepingCapacity: true)
-        if let status {
-            let json = status.json
-            if !statusPath.isEmpty { Files.writeAtomically(statusPath, json + "\n") }
-            environment.publishStatus?(json)
-        }
+        if let status { publish(status, path: statusPath) }
         guard running else { return false }
         var results: [(slot: Int, result: DeliveryResult)] = []
         transport.poll(timeout: wait) { results.append(($0, $1)) }

@@ -53,12 +53,14 @@ final class Daemon: @unchecked Sendable {
     }
 
     /// Starts the daemon: the agent on the spool (refused while another holds it), its
-    /// recipients, the intake and the thread that moves events out of it.
+    /// recipients, the intake, then delivery and the thread that moves events out of the intake.
     static func start(configPath: String, file: SettingsFile) throws(ConfigError) -> Daemon {
         let published = PublishedStatus()
         var environment = AgentEnvironment(version: OE_VERSION_STRING)
         environment.publishStatus = { published.publish($0) }
         environment.intakeDropped = { published.intake.withLock { $0 }?.dropped ?? 0 }
+        // Delivery, and with it the status, starts once the file is applied.
+        environment.startThread = false
         let agent: Agent
         do {
             agent = try Agent(settings: file.agent.map { ($0.key, $0.value) }, environment: environment)
@@ -93,8 +95,10 @@ final class Daemon: @unchecked Sendable {
         // Numbers continue after the newest event the queue holds, even if the intake is new.
         intake.continueAfter(agent.nextSequence)
         published.intake.withLock { $0 = intake }
-        // Producers see the status at once, not only from the delivery thread's next write.
-        published.publish(agent.status())
+        do { try agent.startDelivery() } catch {
+            agent.close()
+            throw error
+        }
         try daemon.startThread()
         agent.log(LogEntry(.info, .daemonStarted,
                            "outbound-eventsd \(OE_VERSION_STRING) started: \(file.recipients.count) recipients, queue \(spool), configuration \(configPath)",

@@ -139,6 +139,8 @@ extension Agent {
                 for entry in entries(kind, recipient: recipient, slot: slot) { logLater(entry) }
             case .sendFailureAlert:
                 queueFailureAlert(recipient, slot: slot, now: now)
+            case .sendDroppedAlert:
+                queueDroppedAlert(recipient, slot: slot, now: now)
             case .sendRecoveryAlert(let failedFor, let failedAttempts, let dropped):
                 queueRecoveryAlert(recipient, failedFor: failedFor, failedAttempts: failedAttempts, dropped: dropped, now: now)
             }

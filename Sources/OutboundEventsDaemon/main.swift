@@ -78,4 +78,6 @@ func run(configPath: String) -> Never {
     }
 }
 
+// The state lives in the functions: without Swift concurrency (Embedded Swift), a top-level
+// variable is unchecked global mutable state, refused in Swift 6.
 run(configPath: configPath())

@@ -88,6 +88,7 @@ public struct WireFormat: Sendable {
             guard !custom else { return }
             body.append(UInt8(ascii: ","))
             if customFields && Self.shadowsCustom(key) {
+                // Letters and underscores only: nothing to escape.
                 body.append(UInt8(ascii: "\""))
                 body.append(contentsOf: key)
                 Self.appendLiteral("_\"", to: &body)
@@ -113,7 +114,7 @@ public struct WireFormat: Sendable {
         Self.appendLiteral("}}", to: &body)
     }
 
-    /// Whether a variable's name is `custom` followed by none or more underscores. Beside the
+    /// Whether a variable's name is `custom` followed by zero or more underscores. Beside the
     /// custom fields object, `data.custom`, such a variable gets one underscore more: a JSON
     /// object never has two keys of one name, and receivers find the custom fields where they
     /// always are. Every name of that form shifts by one, so `custom_` (sent as `custom__`)

@@ -8,7 +8,7 @@ packages=(pkg-config libcurl4-openssl-dev libssl-dev libsystemd-dev openssl pyth
 for what in "$@"; do
     case "$what" in
         build) ;;
-        test) packages+=(python3-aiosmtpd python3-pip systemd tinyproxy cmake) ;;
+        test) packages+=(python3-aiosmtpd python3-pip systemd tinyproxy cmake python3-fusepy fuse) ;;
         bench) packages+=(nginx-light wrk valgrind) ;;
         deb) packages+=(dpkg-dev fakeroot lintian binutils patchelf) ;;
         *) echo "install-deps: unknown group $what" >&2; exit 2 ;;

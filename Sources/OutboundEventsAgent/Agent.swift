@@ -16,7 +16,8 @@ public struct AgentEnvironment: Sendable {
     public var makeTransport: (@Sendable () -> Transport?)?
     /// Where log entries go; nil: as `log.destination` says.
     public var log: LogSink?
-    /// False in tests that call `turn` themselves.
+    /// False in tests that call `turn` themselves, and in the daemon until its configuration
+    /// file is applied (`startDelivery`).
     public var startThread = true
     /// Appliance mode (the daemon, SPEC 9): where each status document also goes (the intake,
     /// for producers), and the events the intake dropped. Set, the status says
@@ -182,22 +183,26 @@ public final class Agent: @unchecked Sendable {
         self.transport = transport
         lastHousekeeping = clock.monotonic()
         if let spool { logRecovery(spool) }
-        if environment.startThread {
-            guard startThread() else {
-                throw ConfigError(.noMemory, "cannot start the delivery thread")
-            }
-            if spool != nil {
-                let syncer = Syncer(self)
-                guard syncer.start() else {
-                    close()
-                    throw ConfigError(.noMemory, "cannot start the spool's sync thread")
-                }
-                self.syncer = syncer
-            }
+        if environment.startThread { try startThreads() }
+    }
+
+    /// The delivery thread, and the spool's sync thread.
+    func startThreads() throws(ConfigError) {
+        guard startThread() else {
+            throw ConfigError(.noMemory, "cannot start the delivery thread")
         }
+        guard spool != nil else { return }
+        let syncer = Syncer(self)
+        guard syncer.start() else {
+            close()
+            throw ConfigError(.noMemory, "cannot start the spool's sync thread")
+        }
+        self.syncer = syncer
     }
 
     deinit {
+        // The sync thread reaches the agent without holding it: it ends first.
+        syncer?.stop()
         free(memory?.baseAddress)
     }
 
@@ -235,7 +240,7 @@ public final class Agent: @unchecked Sendable {
     /// Changes agent settings; nothing changes if one is wrong.
     public func configure(_ pairs: [(key: String, value: String)]) throws(ConfigError) {
         do {
-            try configureLocked(pairs)
+            try applySettings(pairs)
         } catch {
             log(LogEntry(.warning, error.code == .tls ? .caCertificateRejected : .settingsRefused,
                          "settings refused: \(error.message)", fields: [("OE_ERROR", error.message)]))
@@ -244,9 +249,10 @@ public final class Agent: @unchecked Sendable {
         transport.wakeup()
     }
 
-    /// With `replacing`, the settings not in `pairs` go back to their defaults (a daemon's
-    /// reload: the file is the whole configuration).
-    func configureLocked(_ pairs: [(key: String, value: String)], replacing: Bool = false) throws(ConfigError) {
+    /// Validates and applies agent settings, taking the lock itself; changes nothing if one is
+    /// wrong. With `replacing`, the settings not in `pairs` go back to their defaults (a
+    /// daemon's reload: the file is the whole configuration).
+    func applySettings(_ pairs: [(key: String, value: String)], replacing: Bool = false) throws(ConfigError) {
         try lock.withLock { () throws(ConfigError) in
             guard !closing else { throw Self.closingError }
             var updated = replacing ? AgentSettings() : settings
@@ -546,8 +552,8 @@ public final class Agent: @unchecked Sendable {
         pendingLogs.append(entry)
     }
 
-    /// Writes an entry now, without the lock.
-    func log(_ entry: LogEntry) {
+    /// Writes an entry now, without the lock (also the daemon's own entries: start, reload).
+    public func log(_ entry: LogEntry) {
         let destination = sink.withLock { $0 }
         destination.write(entry)
     }

@@ -67,6 +67,9 @@ public final class Producer: @unchecked Sendable {
         syncer = nil
     }
 
+    // The sync thread reaches this producer without holding it: it ends first.
+    deinit { close() }
+
     /// The largest event the daemon's queue and the intake take.
     public var maxEventSize: Int {
         let intakeLimit = EventQueue.maximumEventSize(capacity: intake.capacity)

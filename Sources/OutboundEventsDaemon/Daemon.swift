@@ -1,6 +1,6 @@
 import COutboundEvents
+import CSystem
 import CSystemd
-import Glibc
 import Locking
 import OutboundEventsAgent
 import OutboundEventsCore
@@ -53,7 +53,7 @@ final class Daemon: @unchecked Sendable {
     }
 
     /// Starts the daemon: the agent on the spool (refused while another holds it), its
-    /// recipients, the intake and the thread that moves events out of it.
+    /// recipients, the intake, then delivery and the thread that moves events out of the intake.
     static func start(configPath: String, file: SettingsFile) throws(ConfigError) -> Daemon {
         let link = IntakeLink()
         var environment = AgentEnvironment(version: OE_VERSION_STRING)
@@ -62,6 +62,8 @@ final class Daemon: @unchecked Sendable {
         environment.intakeDropped = { link.intake.withLock { $0 }?.dropped ?? 0 }
         environment.beforeSync = { link.intake.withLock { $0 }?.taken ?? 0 }
         environment.afterSync = { link.synced(upTo: $0) }
+        // Delivery, and with it the status, starts once the file is applied.
+        environment.startThread = false
         let agent: Agent
         do {
             agent = try Agent(settings: file.agent.map { ($0.key, $0.value) }, environment: environment)
@@ -91,22 +93,24 @@ final class Daemon: @unchecked Sendable {
             // moved again; numbering goes on past every number given before.
             intake.resumeReading()
             guard intake.restartNumbering(atLeast: agent.nextSequence) else {
-                throw ConfigError(.io, "queue.spool: cannot write \(intake.path) to disk: \(String(cString: strerror(errno)))")
+                throw ConfigError(.io, "queue.spool: cannot write \(intake.path) to disk: \(String(cString: strerror(csystem_errno())))")
             }
         } catch {
             agent.close()
             throw error
         }
-        for note in notes { agent.record(LogEntry(.warning, .intakeProblem, note, fields: [("OE_ERROR", note)])) }
+        for note in notes { agent.log(LogEntry(.warning, .intakeProblem, note, fields: [("OE_ERROR", note)])) }
         let daemon = Daemon(configPath: configPath, file: file, agent: agent, intake: intake)
         daemon.applyToIntake(file)
         link.intake.withLock { $0 = intake }
-        // Producers see the status at once, not only from the delivery thread's next write.
-        link.intake.withLock { $0 }?.publishStatus(agent.status())
+        do { try agent.startDelivery() } catch {
+            agent.close()
+            throw error
+        }
         try daemon.startThread()
-        agent.record(LogEntry(.info, .daemonStarted,
-                              "outbound-eventsd \(OE_VERSION_STRING) started: \(file.recipients.count) recipients, queue \(spool), configuration \(configPath)",
-                              fields: [("OE_CONFIG", configPath), ("OE_SPOOL", spool)]))
+        agent.log(LogEntry(.info, .daemonStarted,
+                           "outbound-eventsd \(OE_VERSION_STRING) started: \(file.recipients.count) recipients, queue \(spool), configuration \(configPath)",
+                           fields: [("OE_CONFIG", configPath), ("OE_SPOOL", spool)]))
         return daemon
     }
 
@@ -157,7 +161,7 @@ final class Daemon: @unchecked Sendable {
             let taken = intake.take(limit: Self.batch, floor: agent.nextSequence, now: ConditionLock.now()) { agent.accept($0) }
             for pid in taken.abandoned {
                 let note = "a producer (pid \(pid)) died while writing an event into \(intake.path): its unfinished record was skipped (never acknowledged, so nothing is lost); \(intake.abandoned) such records since the intake was made"
-                agent.record(LogEntry(.warning, .writerAbandoned, note, fields: [("OE_PID", String(pid)), ("OE_SPOOL", agent.spoolPath)]))
+                agent.log(LogEntry(.warning, .writerAbandoned, note, fields: [("OE_PID", String(pid)), ("OE_SPOOL", agent.spoolPath)]))
             }
             damaged += taken.damaged
             var problems: [String] = []
@@ -173,7 +177,7 @@ final class Daemon: @unchecked Sendable {
                 lastWarning = now
                 damaged = 0
                 for problem in problems {
-                    agent.record(LogEntry(.warning, .intakeProblem, problem, fields: [("OE_ERROR", problem)]))
+                    agent.log(LogEntry(.warning, .intakeProblem, problem, fields: [("OE_ERROR", problem)]))
                 }
             }
             intake.publishDone(before: min(taken.oldest, agent.deliveredBefore()))
@@ -224,10 +228,10 @@ final class Daemon: @unchecked Sendable {
         guard let file = loaded, refusals.isEmpty else {
             refusals.sort { Self.lineNumber($0) < Self.lineNumber($1) }
             for problem in refusals {
-                agent.record(LogEntry(.error, .reloadRefused, problem, fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
+                agent.log(LogEntry(.error, .reloadRefused, problem, fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
             }
             let summary = "configuration \(configPath) not reloaded: \(refusals.count) problem\(refusals.count == 1 ? "" : "s") (logged above); the previous configuration is kept"
-            agent.record(LogEntry(.error, .reloadRefused, summary, fields: [("OE_CONFIG", configPath), ("OE_ERROR", summary)]))
+            agent.log(LogEntry(.error, .reloadRefused, summary, fields: [("OE_CONFIG", configPath), ("OE_ERROR", summary)]))
             return
         }
         var changes: [String] = []
@@ -235,8 +239,8 @@ final class Daemon: @unchecked Sendable {
             try agent.replaceSettings(file.agent.map { ($0.key, $0.value) })
         } catch {
             let problem = "\(configPath):\(SettingsFile.line(of: error.message, in: file.agent, default: 1)): \(error.message)"
-            agent.record(LogEntry(.error, .reloadRefused, "configuration not reloaded: \(problem); the previous configuration is kept",
-                                  fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
+            agent.log(LogEntry(.error, .reloadRefused, "configuration not reloaded: \(problem); the previous configuration is kept",
+                               fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
             return
         }
         if settingPairs(file.agent) != settingPairs(current.agent) { changes.append("settings changed") }
@@ -253,15 +257,15 @@ final class Daemon: @unchecked Sendable {
             } catch {
                 // Checked above, so only what changed since (a certificate that expired meanwhile).
                 let problem = "\(configPath):\(SettingsFile.line(of: error.message, in: recipient.settings, default: recipient.line)): \(error.message)"
-                agent.record(LogEntry(.error, .reloadRefused, "recipient \(Values.quote(recipient.name)) not applied: \(problem)",
-                                      fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
+                agent.log(LogEntry(.error, .reloadRefused, "recipient \(Values.quote(recipient.name)) not applied: \(problem)",
+                                   fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
             }
         }
         applyToIntake(file)
         current = file
         let summary = changes.isEmpty ? "nothing changed" : changes.joined(separator: ", ")
-        agent.record(LogEntry(.info, .reloadApplied, "configuration \(configPath) reloaded: \(summary)",
-                              fields: [("OE_CONFIG", configPath), ("OE_CHANGES", summary)]))
+        agent.log(LogEntry(.info, .reloadApplied, "configuration \(configPath) reloaded: \(summary)",
+                           fields: [("OE_CONFIG", configPath), ("OE_CHANGES", summary)]))
     }
 
     /// The line of a `FILE:LINE: reason` problem, for sorting.

@@ -25,6 +25,8 @@ struct Emit: ParsableCommand {
     @Option(help: "How long to wait for delivery (e.g. 30s).") var timeout = "30s"
     @Option(help: "Emit as a producer of the daemon whose queue.spool this is (appliance mode).") var attach: String?
     @Option(help: "With --attach: the firmware profile (default: the built-in B Series profile).") var profile: String?
+    @Flag(help: "Make the events durable on the disk (oe_agent_sync) before waiting for their delivery: needs queue.spool, or --attach.")
+    var sync = false
 
     func run() throws {
         let wait = try parseDuration(timeout, option: "timeout")
@@ -46,6 +48,7 @@ struct Emit: ParsableCommand {
             throw ExitCode(1)
         }
         let refused = try emitAll(event) { agent.emit($0, variables: $1, customFields: $2) }
+        if sync { try report(sync: agent.sync(timeout: wait)) }
         let flushed = agent.flush(timeout: wait)
         let report = StatusDocument.parse(agent.status())
         agent.close()
@@ -70,12 +73,26 @@ struct Emit: ParsableCommand {
             complain("outbound-eventsd is not running on \(spool): the events wait in its queue until it starts")
         }
         let refused = try emitAll(([file].compactMap { $0 }) + event) { producer.emit($0, variables: $1, customFields: $2) }
+        if sync { try report(sync: producer.sync(timeout: wait)) }
         let flushed = producer.flush(timeout: wait)
         if let report = StatusDocument.parse(producer.status()) { printRecipients(report.recipients) }
         if flushed != .ok {
             complain("not everything was delivered within \(timeout); the daemon's journal says why: journalctl -x -u outbound-events")
         }
         if flushed != .ok || refused > 0 { throw ExitCode(1) }
+    }
+
+    /// What `--sync` found: the events on the disk, or why not.
+    func report(sync result: ResultCode) throws {
+        switch result {
+        case .ok: print("synced: the events are on the disk")
+        case .state:
+            complain("--sync: this agent has no spool (set queue.spool in the settings file): nothing to sync")
+            throw ExitCode(1)
+        default:
+            complain("--sync: the events were not on the disk within \(timeout) (\(result.summary)); the journal says why")
+            throw ExitCode(1)
+        }
     }
 
     /// Emits `tokens` (EVENT name=value ...), or each line of standard input when empty;

@@ -100,6 +100,8 @@ public final class IntakeFile: @unchecked Sendable {
     /// The daemon's own: where an unmarked claim or an unfinished frame was first seen, and
     /// when (monotonic milliseconds).
     var stuck: (position: UInt64, since: Millis)?
+    /// The daemon's own: the number of the last event it took (0 before the first).
+    var lastTaken: UInt64 = 0
 
     /// The intake beside `spool`.
     public static func path(spool: String) -> String { spool + ".intake" }
@@ -431,8 +433,10 @@ public final class IntakeFile: @unchecked Sendable {
                 }
                 if view.seq < floor {
                     result.skipped += 1
+                    lastTaken = view.seq
                 } else if accept(view) {
                     result.moved += 1
+                    lastTaken = view.seq
                 } else {
                     result.full = true
                     result.left = true
@@ -478,16 +482,19 @@ public final class IntakeFile: @unchecked Sendable {
         return true
     }
 
-    /// The number of the oldest event not yet taken, or the next one to be given.
+    /// The number of the oldest event not yet taken, or the next one to be given when every
+    /// claim is taken. A frame still being written (or a claim not yet marked) holds a number
+    /// after the last one taken, not yet known: the answer is then that lower bound.
     func oldestWaiting(from position: UInt64) -> UInt64 {
         var at = position
-        while at < claimPosition, let word = frameWord(at: at) {
+        while at < claimPosition {
+            guard let word = frameWord(at: at) else { return lastTaken &+ 1 }
             switch Self.state(word) {
             case .committed:
                 if let view = committedEvent(at: at, word: word) { return view.seq }
                 at += UInt64(Self.length(word))
             case .padding: at += UInt64(max(16, Self.length(word)))
-            case .writing, .empty: return nextSequence
+            case .writing, .empty: return lastTaken &+ 1
             }
         }
         return nextSequence

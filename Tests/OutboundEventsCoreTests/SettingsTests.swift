@@ -32,13 +32,27 @@ struct SettingsTests {
             ("smtp.password", "s3cret"), ("smtp.from", "appliance@example.com"), ("smtp.ca_certificate", ""),
             ("smtp.retry_interval", "30s"), ("log.identifier", "oe-test"), ("log.destination", "stderr"),
             ("http.proxy", "http://proxy.example:3128"), ("http.no_proxy", "localhost, .internal.example"),
+            ("queue.sync_interval", "250ms"),
         ])
         #expect(settings.queueCapacity == 8 << 20)
+        #expect(settings.syncInterval == 250)
         #expect(settings.queueOverflow == .reject)
         #expect(settings.smtp.effectivePort == 587)
         #expect(settings.deployment == .cloud)
         #expect(settings.proxy?.port == 3128 && settings.noProxy == ["localhost", ".internal.example"])
-        #expect(Set(AgentSettings.keys).count == 23)
+        #expect(Set(AgentSettings.keys).count == 24)
+    }
+
+    @Test("queue.sync_interval takes 10ms to 1m and refuses anything else, naming the key")
+    func syncIntervalRange() {
+        var settings = AgentSettings()
+        #expect(settings.syncInterval == 1000)
+        for value in ["10ms", "1m", "1s"] { #expect((try? settings.apply([("queue.sync_interval", value)])) != nil, "\(value)") }
+        for value in ["9ms", "61s", "0", "soon"] {
+            #expect {
+                try settings.apply([("queue.sync_interval", value)])
+            } throws: { ($0 as! ConfigError).message.hasPrefix("queue.sync_interval") }
+        }
     }
 
     @Test("an unknown key is refused and named")

@@ -172,6 +172,8 @@ public final class SpoolFile {
             CSystem.close(file)
             return built
         } catch {
+            // No spool was there: leave none behind, not even the empty file that holds the lock.
+            if case .none = existing, fileSize(file) == 0 { unlink(path) }
             CSystem.close(file)
             throw error
         }

@@ -25,4 +25,6 @@ public enum MessageID: String, CaseIterable, Sendable {
     case reloadApplied = "e77baefbd60545a2b72efbc8b98c4c49"
     case reloadRefused = "ca96b84926e84ab3a5b54914bc659c13"
     case intakeProblem = "d8ee74c4ea9e4dc3a841ff04866a211b"
+    // The Outbound Events page (SPEC 13).
+    case loginsPaused = "a30c81e77f92422eb59cce81772ab8a2"
 }

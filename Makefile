@@ -13,7 +13,7 @@ BIN = $(shell swift build -c $(CONFIG) --show-bin-path)
 LIBDIR := build/lib
 SHIPPED := $(CURDIR)/$(LIBDIR)/liboutbound-events.so.1
 
-.PHONY: all build lib demo test test-swift test-c test-symbols deb test-deb test-hardening test-sanitizers fuzz bench clean
+.PHONY: all build lib demo test test-swift test-c test-symbols test-page deb test-deb test-hardening test-sanitizers fuzz bench clean
 
 all: build
 
@@ -36,7 +36,7 @@ test:
 	scripts/install-deps.sh build test
 	scripts/start-journald.sh
 	swift build --build-tests
-	$(MAKE) --no-print-directory test-swift test-c test-symbols test-deb
+	$(MAKE) --no-print-directory test-swift test-c test-symbols test-page test-deb
 
 # The Swift tests in normal Swift; their C programs (crash, host-safety and soak children) link
 # the shipped, Embedded library.
@@ -48,6 +48,11 @@ test-c: lib
 
 test-symbols: lib
 	Tests/CABI/check-symbols.sh $(SHIPPED) include/outbound_events.h
+
+# The Outbound Events page and its API (SPEC 13): a headless chromium through chromedriver
+# (python3-selenium) and plain HTTP clients against outbound-eventsd.
+test-page:
+	/usr/bin/python3 Tests/Page/page_test.py $(BIN)
 
 # Hardening (CI runs it after make test): the whole Swift test suite under AddressSanitizer and
 # under ThreadSanitizer, then every fuzz target for FUZZ_SECONDS.

@@ -247,8 +247,12 @@ def run_browser(driver, By, base, work, emit, webhooks, mails, receiver_port, re
         return None
 
     def loaded(title):
-        wait_for("the page %r" % title, lambda: driver.find_elements(By.TAG_NAME, "h1")
-                 and title in driver.find_element(By.TAG_NAME, "h1").text, 20)
+        def ready():
+            try:
+                return title in driver.find_element(By.TAG_NAME, "h1").text
+            except Exception:  # the page is being replaced: try again
+                return False
+        wait_for("the page %r" % title, ready, 20)
 
     name = "hooks <b>&"
     url = "http://127.0.0.1:%d/hook/token-123?key=abc" % receiver_port

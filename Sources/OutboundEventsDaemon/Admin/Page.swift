@@ -420,9 +420,10 @@ struct Page {
         th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
         thead th { background: #eef2f4; font-size: .9rem; }
         td.number { text-align: right; font-variant-numeric: tabular-nums; }
-        td.url { word-break: break-all; font-family: ui-monospace, monospace; font-size: .9rem; }
+        td.url { min-width: 16rem; overflow-wrap: anywhere; font-family: ui-monospace, monospace; font-size: .9rem; }
         td.actions { white-space: nowrap; }
         td.actions form { display: inline; margin-right: .25rem; }
+        td.actions .hint { display: block; white-space: normal; max-width: 14rem; overflow-wrap: anywhere; margin-top: .25rem; }
         .field { margin: 0 0 1rem; }
         .field label, legend { display: block; font-weight: 600; margin-bottom: .2rem; }
         .field.checkbox label, .checkbox label { display: inline; font-weight: 400; margin-left: .4rem; }

@@ -7,11 +7,12 @@
 VERSION := $(shell sed -n 's/^\#define OE_VERSION_STRING "\(.*\)"/\1/p' include/outbound_events.h)
 CONFIG ?= debug
 BIN = $(shell swift build -c $(CONFIG) --show-bin-path)
-# The library that ships, under its SONAME and link name, for C programs built against the tree:
-# built in Embedded Swift (no Swift runtime inside) by scripts/build-embedded.py from the same
-# sources that swift build and the Swift tests compile in normal Swift.
+# What ships, built in Embedded Swift (no Swift runtime inside) by scripts/build-embedded.py from
+# the same sources that swift build and the Swift tests compile in normal Swift: the library,
+# under its SONAME and link name, for C programs built against the tree, and the daemon.
 LIBDIR := build/lib
 SHIPPED := $(CURDIR)/$(LIBDIR)/liboutbound-events.so.1
+DAEMON := $(CURDIR)/build/bin/outbound-eventsd
 
 .PHONY: all build lib demo test test-swift test-c test-symbols test-page deb test-deb test-hardening test-sanitizers fuzz bench clean
 
@@ -22,15 +23,16 @@ build:
 	swift build -c $(CONFIG)
 	@$(MAKE) --no-print-directory lib
 
+# The library and the daemon: one build, their modules compiled once.
 lib:
 	@scripts/install-deps.sh build
-	scripts/build-embedded.py $(LIBDIR)
+	scripts/build-embedded.py build
 	@ln -sf liboutbound-events.so.1 $(LIBDIR)/liboutbound-events.so
 
 demo: build
 	scripts/install-deps.sh test
 	scripts/start-journald.sh
-	examples/demo.sh $(LIBDIR) $(BIN)/outbound-events-tool $(BIN)/outbound-eventsd
+	examples/demo.sh $(LIBDIR) $(BIN)/outbound-events-tool $(DAEMON)
 
 test:
 	scripts/install-deps.sh build test
@@ -39,15 +41,16 @@ test:
 	$(MAKE) --no-print-directory test-swift test-c test-symbols test-page test-deb
 
 # The Swift tests in normal Swift; their C programs (crash, host-safety and soak children) link
-# the shipped, Embedded library.
+# the shipped, Embedded library, and the appliance-mode tests run the shipped daemon.
 test-swift: lib
-	OE_C_LIBRARY=$(SHIPPED) swift test --skip-build
+	OE_C_LIBRARY=$(SHIPPED) OE_DAEMON=$(DAEMON) swift test --skip-build
 
 test-c: lib
 	Tests/CABI/run.sh $(LIBDIR)
 
 test-symbols: lib
 	Tests/CABI/check-symbols.sh $(SHIPPED) include/outbound_events.h
+	Tests/CABI/check-daemon.sh $(DAEMON)
 
 # The Outbound Events page and its API (SPEC 13): a headless chromium through chromedriver
 # (python3-selenium) and plain HTTP clients against outbound-eventsd.
@@ -65,10 +68,10 @@ test-sanitizers: lib
 	scripts/start-journald.sh
 	swift build --build-tests
 	swift build --build-tests --scratch-path .build/sanitize-address --sanitize=address
-	OE_SOAK_SECONDS=20 OE_DAEMON_QUICK=1 OE_C_LIBRARY=$(SHIPPED) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	OE_SOAK_SECONDS=20 OE_DAEMON_QUICK=1 OE_C_LIBRARY=$(SHIPPED) OE_DAEMON=$(DAEMON) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	    .build/sanitize-address/debug/outbound-eventsPackageTests.xctest --testing-library swift-testing
 	swift build --build-tests --scratch-path .build/sanitize-thread --sanitize=thread
-	OE_SOAK_SECONDS=20 OE_DAEMON_QUICK=1 OE_C_LIBRARY=$(SHIPPED) TSAN_OPTIONS=halt_on_error=1 \
+	OE_SOAK_SECONDS=20 OE_DAEMON_QUICK=1 OE_C_LIBRARY=$(SHIPPED) OE_DAEMON=$(DAEMON) TSAN_OPTIONS=halt_on_error=1 \
 	    .build/sanitize-thread/debug/outbound-eventsPackageTests.xctest --testing-library swift-testing
 
 # Long fuzzing runs: 300 s per target (FUZZ_SECONDS=... to change).

@@ -6,7 +6,8 @@
 //   edges   Transfers (libcurl: HTTP and SMTP), TLSMaterial (OpenSSL), Journal (libsystemd),
 //           Spool (the memory-mapped queue file)
 //   support Locking (pthread locks), CSystem (a C module over the system headers: no Glibc in
-//           Embedded Swift, which the shipped library is built in: scripts/build-embedded.py)
+//           Embedded Swift, which the shipped library and daemon are built in:
+//           scripts/build-embedded.py), CCommandLine (the daemon's arguments)
 //   core    OutboundEventsCore (pure Swift: settings, profile, ring queue, scheduling, encoding)
 import PackageDescription
 
@@ -24,7 +25,8 @@ let package = Package(
         // Embedded Swift by scripts/build-embedded.py (make lib).
         .library(name: "outbound-events", type: .dynamic, targets: ["OutboundEventsLibrary"]),
         .executable(name: "outbound-events-tool", targets: ["OutboundEventsTool"]),
-        // outbound-eventsd: appliance mode's daemon (SPEC 9), in the tools package.
+        // outbound-eventsd: appliance mode's daemon (SPEC 9), in the tools package; the one that
+        // ships is built in Embedded Swift (make lib).
         .executable(name: "outbound-eventsd", targets: ["OutboundEventsDaemon"]),
     ],
     dependencies: [
@@ -48,6 +50,8 @@ let package = Package(
         .target(name: "CShims", dependencies: ["CCurl", "COpenSSL"]),
         // The system headers the library uses (Embedded Swift has no Glibc module).
         .target(name: "CSystem"),
+        // An executable's command line (Embedded Swift has no CommandLine); never the library's.
+        .target(name: "CCommandLine"),
         // libmicrohttpd behind calls Swift can make (its start is variadic, its handler is
         // called per body piece): the daemon's page.
         .target(name: "CAdminHTTP", dependencies: ["CMicroHTTPD"]),
@@ -95,8 +99,8 @@ let package = Package(
 
         .executableTarget(
             name: "OutboundEventsDaemon",
-            dependencies: ["OutboundEventsAgent", "COutboundEvents", "Spool", "Locking", "CSystemd", "CSystem", "CAdminHTTP",
-                           "Transfers", "TLSMaterial"],
+            dependencies: ["OutboundEventsAgent", "COutboundEvents", "Spool", "Locking", "CSystem", "CSystemd", "CCommandLine",
+                           "CAdminHTTP", "Transfers", "TLSMaterial"],
             linkerSettings: [.unsafeFlags([
                 "-static-stdlib",
                 "-Xlinker", "-z", "-Xlinker", "relro", "-Xlinker", "-z", "-Xlinker", "now",

@@ -19,12 +19,12 @@ runs=${RUNS:-5}
 events=${EVENTS:-100000}
 
 scripts/install-deps.sh build bench
-# The shipped library (Embedded Swift, make lib) and, side by side, the same sources built as
-# before the switch to Embedded (normal Swift, runtime linked statically: swift build).
+# The shipped library and daemon (Embedded Swift, make lib) and, side by side, the same library
+# sources built as before the switch to Embedded (normal Swift, runtime linked statically:
+# swift build).
 make --no-print-directory lib
 swift build -c release --product outbound-events >/dev/null
-swift build -c release --product outbound-eventsd >/dev/null
-daemon="$root/.build/release/outbound-eventsd"
+daemon="$root/build/bin/outbound-eventsd"
 lib="$root/build/lib"
 work=$(mktemp -d)
 daemons=()

@@ -3,7 +3,8 @@
 #   liboutbound-events1      the library, SONAME liboutbound-events.so.1, built in Embedded Swift
 #                            (scripts/build-embedded.py): no Swift runtime inside
 #   liboutbound-events-dev   header, unversioned link, pkg-config file, CMake package
-#   outbound-events-tools    the outbound-events tool and the outbound-eventsd daemon (its systemd
+#   outbound-events-tools    the outbound-events tool (normal Swift, its runtime linked in) and the
+#                            outbound-eventsd daemon (Embedded Swift, like the library; its systemd
 #                            unit, conffile and maintainer scripts), their man pages, the journald
 #                            catalog, profiles
 # The version comes from include/outbound_events.h; DEB_REVISION (default 1) is the Debian
@@ -22,9 +23,8 @@ maintainer="Outbound Events Team <maintainers@users.noreply.r-seed-a52f949d.exam
 homepage="https://github.com/outbound-events/outbound-events"
 
 scripts/install-deps.sh build deb
-scripts/build-embedded.py build/lib
+scripts/build-embedded.py build
 swift build -c release --product outbound-events-tool
-swift build -c release --product outbound-eventsd
 bin=$(swift build -c release --show-bin-path)
 
 work=$(mktemp -d)
@@ -139,9 +139,10 @@ install -d -m 0755 "$tools/usr/bin" "$tools/usr/share/man/man1" "$tools/usr/shar
     "$tools/usr/lib/systemd/catalog" "$tools/usr/lib/systemd/system" "$tools/usr/share/outbound-events/profiles" \
     "$tools/usr/lib/tmpfiles.d" "$tools/etc/outbound-events"
 install -m 0755 "$bin/outbound-events-tool" "$tools/usr/bin/outbound-events"
-install -m 0755 "$bin/outbound-eventsd" "$tools/usr/bin/outbound-eventsd"
+install -m 0755 build/bin/outbound-eventsd "$tools/usr/bin/outbound-eventsd"
+# swift build gives the tool a RUNPATH ($ORIGIN); the Embedded daemon has none.
+patchelf --remove-rpath "$tools/usr/bin/outbound-events"
 for program in outbound-events outbound-eventsd; do
-    patchelf --remove-rpath "$tools/usr/bin/$program"
     strip --strip-unneeded --remove-section=.comment --remove-section=.note "$tools/usr/bin/$program"
 done
 gzip -9n < packaging/outbound-events.1 > "$tools/usr/share/man/man1/outbound-events.1.gz"

@@ -2,9 +2,10 @@
 # The packages as an operator meets them (make test-deb, run by make test): lintian clean, the
 # symbols file equal to the exported functions, installed over an older version with dpkg, a C
 # program built with pkg-config alone and with CMake's find_package alone and run against a
-# receiver, nothing of the Swift toolchain needed, the journald catalog installed, the daemon's
-# unit (systemd-analyze verify and security), user and conffile in place, and nothing left after
-# dpkg -r and -P (the daemon's user, state and configuration directory included).
+# receiver, nothing of the Swift toolchain needed, the journald catalog installed, the daemon
+# (Embedded Swift, no runtime inside), its unit (systemd-analyze verify and security), user and
+# conffile in place, and nothing left after dpkg -r and -P (the daemon's user, state and
+# configuration directory included).
 set -euo pipefail
 # (grep -q in a pipeline would end the writer early, and pipefail would report its SIGPIPE.)
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -96,6 +97,8 @@ echo "ok - tool, man page and journald catalog installed (journalctl -x explains
 daemon_version=$(/usr/bin/outbound-eventsd --version) || fail "outbound-eventsd --version"
 [ "$daemon_version" = "outbound-eventsd $version" ] || [ "$daemon_version" = "$version" ] || fail "outbound-eventsd --version: $daemon_version"
 [ -f /usr/share/man/man8/outbound-eventsd.8.gz ] || fail "outbound-eventsd man page"
+# The installed daemon is the Embedded one: no Swift runtime inside or beside it, 1.5 MiB at most.
+Tests/CABI/check-daemon.sh /usr/bin/outbound-eventsd
 unit=/usr/lib/systemd/system/outbound-events.service
 [ -f "$unit" ] || fail "$unit is not installed"
 verify=$(systemd-analyze verify "$unit" 2>&1) || fail "systemd-analyze verify $unit: $verify"

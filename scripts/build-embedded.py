@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
-"""Builds the shipped library, liboutbound-events.so.1, in Embedded Swift: no Swift runtime inside.
+"""Builds what ships in Embedded Swift, with no Swift runtime inside: the library,
+liboutbound-events.so.1, and the daemon, outbound-eventsd.
 
 The same sources as `swift build` (which the Swift tests use, in normal Swift): the targets, their
 sources and their dependencies are read from the package manifest (`swift package describe`), so
 this script holds no second list of them. Each Swift module is compiled whole (-wmo) in Embedded
-mode, each C target with the toolchain's clang, and the objects are linked into one shared object
-that exports only the oe_* functions (Sources/OutboundEventsLibrary/exports.map).
+mode, each C target with the toolchain's clang, once for both products; then the library's
+objects are linked into one shared object that exports only the oe_* functions
+(Sources/OutboundEventsLibrary/exports.map), and the daemon's into one executable.
 
-    scripts/build-embedded.py LIBDIR     writes LIBDIR/liboutbound-events.so.1 (not stripped);
+    scripts/build-embedded.py BUILDDIR   writes BUILDDIR/lib/liboutbound-events.so.1 and
+                                         BUILDDIR/bin/outbound-eventsd (not stripped);
                                          objects and modules go to .build/embedded
 
-It does nothing when nothing that goes into the library changed: a stamp beside the library
-records every input file (path, size, modification time), the compiler, the flags and the system
-libraries' pkg-config answers; any difference rebuilds from scratch.
+It does nothing when nothing that goes into them changed: a stamp beside them records every
+input file (path, size, modification time), the compiler, the flags and the system libraries'
+pkg-config answers; any difference rebuilds from scratch.
 """
 import hashlib
 import json
@@ -22,12 +25,17 @@ import shutil
 import subprocess
 import sys
 
-PRODUCT_TARGET = "OutboundEventsLibrary"
+LIBRARY_TARGET = "OutboundEventsLibrary"
+DAEMON_TARGET = "OutboundEventsDaemon"
 SONAME = "liboutbound-events.so.1"
+DAEMON = "outbound-eventsd"
 SWIFT_FLAGS = [
-    "-enable-experimental-feature", "Embedded", "-wmo", "-parse-as-library", "-swift-version", "6",
+    "-enable-experimental-feature", "Embedded", "-wmo", "-swift-version", "6",
     "-O", "-enforce-exclusivity=unchecked", "-Xcc", "-fPIC", "-Xfrontend", "-function-sections",
 ]
+# Both products: relocation read-only after start (RELRO, BIND_NOW), unused sections dropped,
+# C libraries linked only where used.
+LINK_FLAGS = ["-Wl,-z,relro", "-Wl,-z,now", "-Wl,--gc-sections", "-Wl,--as-needed"]
 # gnu11 as SwiftPM compiles the same files; hardening as Debian builds C.
 C_FLAGS = ["-std=gnu11", "-fPIC", "-O2", "-ffunction-sections", "-fdata-sections", "-fstack-protector-strong",
            "-D_FORTIFY_SOURCE=2", "-Wall", "-Wextra", "-Werror"]
@@ -59,8 +67,10 @@ def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    library = os.path.join(os.path.abspath(sys.argv[1]), SONAME)
-    stamp_path = library + ".inputs"
+    build = os.path.abspath(sys.argv[1])
+    library = os.path.join(build, "lib", SONAME)
+    daemon = os.path.join(build, "bin", DAEMON)
+    stamp_path = os.path.join(build, "embedded.inputs")
     out = os.path.join(root, ".build", "embedded")
 
     swiftc = shutil.which("swiftc")
@@ -77,19 +87,22 @@ def main():
     targets = {target["name"]: target for target in manifest["targets"]}
     packages = system_packages(root)
 
-    # The product's targets in dependency order (dependencies first).
-    order, seen = [], set()
+    # Each product's targets, and all of them in dependency order (dependencies first).
+    order = []
 
-    def visit(name):
-        if name in seen:
+    def visit(name, reached):
+        if name in reached:
             return
-        seen.add(name)
+        reached.add(name)
         for dependency in targets[name].get("target_dependencies") or []:
-            visit(dependency)
-        order.append(name)
-    visit(PRODUCT_TARGET)
+            visit(dependency, reached)
+        if name not in order:
+            order.append(name)
+    library_targets, daemon_targets = set(), set()
+    visit(LIBRARY_TARGET, library_targets)
+    visit(DAEMON_TARGET, daemon_targets)
 
-    # Everything that goes into the library, to decide whether it must be built again.
+    # Everything that goes into them, to decide whether they must be built again.
     inputs = [os.path.abspath(__file__), os.path.join(root, "Package.swift"), unicode_tables]
     for folder in [os.path.join(root, "include")] + [os.path.join(root, targets[n]["path"]) for n in order
                                                       if targets[n]["path"] != "."]:
@@ -99,28 +112,31 @@ def main():
         status = os.stat(path)
         stamp.update(("%s %d %d\n" % (path, status.st_size, status.st_mtime_ns)).encode())
     stamp.update(output([swiftc, "--version"]).encode() + output([clang, "--version"]).encode())
-    stamp.update(repr((SWIFT_FLAGS, C_FLAGS)).encode())
+    stamp.update(repr((SWIFT_FLAGS, C_FLAGS, LINK_FLAGS)).encode())
     for name in order:
         if name in packages:
             stamp.update(output(["pkg-config", "--cflags", "--libs", "--modversion", packages[name]]).encode())
     stamp = stamp.hexdigest()
-    if os.path.exists(library) and os.path.exists(stamp_path) and open(stamp_path).read().strip() == stamp:
-        print(library + " is up to date")
+    if all(map(os.path.exists, [library, daemon, stamp_path])) and open(stamp_path).read().strip() == stamp:
+        print(library + " and " + daemon + " are up to date")
         return
 
     # From scratch: no object or module of a removed or renamed target can be picked up.
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
-    os.makedirs(os.path.dirname(library), exist_ok=True)
-    module_maps, clang_includes, objects, libraries = [], [], [], []
+    for product in (library, daemon):
+        os.makedirs(os.path.dirname(product), exist_ok=True)
+    module_maps, clang_includes = [], []
+    objects, libraries = {}, {}  # per target
     for name in order:
         target = targets[name]
         path = os.path.join(root, target["path"])
         kind = target["module_type"]
+        objects[name], libraries[name] = [], []
         if kind == "SystemLibraryTarget":
             module_maps.append(os.path.join(path, "module.modulemap"))
             clang_includes += output(["pkg-config", "--cflags-only-I", packages[name]]).split()
-            libraries += output(["pkg-config", "--libs", packages[name]]).split()
+            libraries[name] = output(["pkg-config", "--libs", packages[name]]).split()
         elif kind == "ClangTarget":
             include = os.path.join(path, "include")
             headers = sorted(entry for entry in os.listdir(include) if entry.endswith(".h"))
@@ -134,26 +150,37 @@ def main():
             for source in target["sources"]:
                 if source.endswith("header_check.c"):
                     continue  # compiles the public header as C11 for SwiftPM; nothing to link
-                objects.append(os.path.join(out, "%s-%s.o" % (name, source.replace("/", "-"))))
-                run([clang, *C_FLAGS, *clang_includes, "-c", os.path.join(path, source), "-o", objects[-1]])
+                objects[name].append(os.path.join(out, "%s-%s.o" % (name, source.replace("/", "-"))))
+                run([clang, *C_FLAGS, *clang_includes, "-c", os.path.join(path, source), "-o", objects[name][-1]])
         else:
             sources = [os.path.join(path, source) for source in target["sources"]]
-            objects.append(os.path.join(out, name + ".o"))
+            objects[name].append(os.path.join(out, name + ".o"))
             clang_flags = [flag for include in clang_includes for flag in ("-Xcc", include)]
             maps = [flag for module_map in module_maps for flag in ("-Xcc", "-fmodule-map-file=" + module_map)]
-            run([swiftc, *SWIFT_FLAGS, "-module-name", name, "-I", out, *clang_flags, *maps,
+            # An executable's main.swift is top-level code; every other module is a library.
+            mode = [] if target["type"] == "executable" else ["-parse-as-library"]
+            run([swiftc, *SWIFT_FLAGS, *mode, "-module-name", name, "-I", out, *clang_flags, *maps,
                  "-emit-module", "-emit-module-path", os.path.join(out, name + ".swiftmodule"),
-                 "-c", "-o", objects[-1], *sources])
+                 "-c", "-o", objects[name][-1], *sources])
 
-    exports = os.path.join(root, "Sources", PRODUCT_TARGET, "exports.map")
+    def inputs_of(reached):
+        """The objects and C libraries of a product's targets, in dependency order."""
+        return ([path for name in order if name in reached for path in objects[name]]
+                + list(dict.fromkeys(flag for name in order if name in reached for flag in libraries[name]))
+                + [unicode_tables, "-lm"])
+
+    exports = os.path.join(root, "Sources", LIBRARY_TARGET, "exports.map")
     linked = os.path.join(out, SONAME)
-    run([clang, "-shared", "-o", linked, *objects, "-Wl,--version-script=" + exports, "-Wl,-soname=" + SONAME,
-         "-Wl,-z,relro", "-Wl,-z,now", "-Wl,--gc-sections", "-Wl,--no-undefined", "-Wl,--as-needed",
-         *dict.fromkeys(libraries), unicode_tables, "-lm"])
+    run([clang, "-shared", "-o", linked, "-Wl,--version-script=" + exports, "-Wl,-soname=" + SONAME,
+         "-Wl,--no-undefined", *LINK_FLAGS, *inputs_of(library_targets)])
     os.replace(linked, library)
+    linked = os.path.join(out, DAEMON)
+    run([clang, "-pie", "-o", linked, *LINK_FLAGS, *inputs_of(daemon_targets)])
+    os.replace(linked, daemon)
     with open(stamp_path, "w") as file:
         file.write(stamp + "\n")
     print(library)
+    print(daemon)
 
 
 if __name__ == "__main__":

@@ -152,7 +152,9 @@ def verify(secrets, body, headers, record):
             payload = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True)
         record["verified"] = {"secret": index, "payload": payload}
         if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
-            record["verified"]["data_keys"] = list(payload["data"].keys())
+            # As the body has them: a dict keeps one of two equal keys, this list both.
+            pairs = json.loads(body, object_pairs_hook=lambda pairs: pairs)
+            record["verified"]["data_keys"] = [key for key, _ in dict(pairs)["data"]]
         return
     record["verify_error"] = "; ".join(errors)
 

@@ -30,11 +30,13 @@ public func oe_agent_new(_ settings: UnsafePointer<oe_kv>?, _ count: Int, _ err:
     do throws(ConfigError) {
         let pairs = try settingPairs(settings, count)
         // With queue.attach, a producer of the appliance's daemon (SPEC 9); else an agent.
-        let handle = pairs.contains { $0.key == "queue.attach" }
-            ? Handle(producer: try Producer(settings: pairs, environment: agentEnvironment))
-            : Handle(agent: try Agent(settings: pairs, environment: agentEnvironment))
+        let handle: Handle = pairs.contains { $0.key == "queue.attach" }
+            ? .producer(try Producer(settings: pairs, environment: agentEnvironment))
+            : .agent(try Agent(settings: pairs, environment: agentEnvironment))
         writeError(err, errSize, "")
-        return OpaquePointer(Unmanaged.passRetained(handle).toOpaque())
+        let pointer = UnsafeMutablePointer<Handle>.allocate(capacity: 1)
+        pointer.initialize(to: handle)
+        return OpaquePointer(pointer)
     } catch {
         writeError(err, errSize, error.message)
         return nil
@@ -73,7 +75,7 @@ public func oe_agent_put_email_recipient(_ agent: OpaquePointer?, _ name: Unsafe
 @c @implementation
 public func oe_agent_remove_recipient(_ agent: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> Int32 {
     guard let agent else { return ResultCode.invalid.rawValue }
-    guard let target = instance(agent).agent else { return ResultCode.state.rawValue }
+    guard case .agent(let target) = instance(agent) else { return ResultCode.state.rawValue }
     guard let name, let text = String(validatingCString: name) else { return ResultCode.invalid.rawValue }
     return target.removeRecipient(text).rawValue
 }
@@ -93,32 +95,36 @@ public func oe_emit(_ agent: OpaquePointer?, _ event: UnsafePointer<CChar>?, _ v
         }
         let variables = Fields(UnsafeMutableBufferPointer(rebasing: spans[0..<count]))
         let custom = Fields(UnsafeMutableBufferPointer(rebasing: spans[count...]))
-        let handle = instance(agent)
-        if let target = handle.agent {
+        switch instance(agent) {
+        case .agent(let target):
             let (code, reason) = target.emit(name: name, variables: variables, customFields: custom)
             if code != .ok { target.reportRefusedEmit(code, reason) }
             return code.rawValue
+        case .producer(let producer):
+            let (code, reason) = producer.emit(name: name, variables: variables, customFields: custom)
+            if code != .ok { producer.reportRefusedEmit(code, reason) }
+            return code.rawValue
         }
-        let producer = handle.producer!
-        let (code, reason) = producer.emit(name: name, variables: variables, customFields: custom)
-        if code != .ok { producer.reportRefusedEmit(code, reason) }
-        return code.rawValue
     }
 }
 
 @c @implementation
 public func oe_agent_flush(_ agent: OpaquePointer?, _ timeoutMs: Int32) -> Int32 {
     guard let agent, timeoutMs >= 0 else { return ResultCode.invalid.rawValue }
-    let handle = instance(agent)
-    let result = handle.agent?.flush(timeout: Millis(timeoutMs)) ?? handle.producer!.flush(timeout: Millis(timeoutMs))
+    let result = switch instance(agent) {
+    case .agent(let target): target.flush(timeout: Millis(timeoutMs))
+    case .producer(let producer): producer.flush(timeout: Millis(timeoutMs))
+    }
     return result.rawValue
 }
 
 @c @implementation
 public func oe_agent_status_json(_ agent: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int {
     guard let agent, buffer != nil || size == 0 else { return Int(ResultCode.invalid.rawValue) }
-    let handle = instance(agent)
-    let json = handle.agent?.status() ?? handle.producer!.status()
+    let json = switch instance(agent) {
+    case .agent(let target): target.status()
+    case .producer(let producer): producer.status()
+    }
     let bytes = json.utf8.count
     if let buffer, size > 0 {
         let copied = min(bytes, size - 1)
@@ -133,39 +139,31 @@ public func oe_agent_status_json(_ agent: OpaquePointer?, _ buffer: UnsafeMutabl
 @c @implementation
 public func oe_agent_close(_ agent: OpaquePointer?) {
     guard let agent else { return }
-    let unmanaged = Unmanaged<Handle>.fromOpaque(UnsafeRawPointer(agent))
-    unmanaged.takeUnretainedValue().agent?.close()
-    unmanaged.release()
+    let pointer = UnsafeMutablePointer<Handle>(agent)
+    if case .agent(let target) = pointer.pointee { target.close() }
+    pointer.deinitialize(count: 1)
+    pointer.deallocate()
 }
 
 // MARK: Conversions
 
-/// What an `oe_agent *` points at: an agent with a queue and recipients of its own, or a
-/// producer writing into the appliance's daemon (SPEC 9). Exactly one of the two is set.
-final class Handle {
-    let agent: Agent?
-    let producer: Producer?
-
-    init(agent: Agent) {
-        self.agent = agent
-        producer = nil
-    }
-
-    init(producer: Producer) {
-        agent = nil
-        self.producer = producer
-    }
+/// What an `oe_agent *` points at, from `oe_agent_new` to `oe_agent_close`.
+enum Handle {
+    /// An agent with a queue and recipients of its own.
+    case agent(Agent)
+    /// A producer writing into the appliance's daemon (SPEC 9).
+    case producer(Producer)
 }
 
 func instance(_ agent: OpaquePointer) -> Handle {
-    Unmanaged<Handle>.fromOpaque(UnsafeRawPointer(agent)).takeUnretainedValue()
+    UnsafeMutablePointer<Handle>(agent).pointee
 }
 
 /// The agent of a configuration call: NULL is `OE_EINVAL`; a producer's configuration is the
 /// daemon's, so it is `OE_ESTATE`.
 func unwrap(_ agent: OpaquePointer?) throws(ConfigError) -> Agent {
     guard let agent else { throw ConfigError(.invalid, "agent: NULL") }
-    guard let target = instance(agent).agent else { throw Producer.configurationRefused }
+    guard case .agent(let target) = instance(agent) else { throw Producer.configurationRefused }
     return target
 }
 

@@ -16,7 +16,8 @@ public struct AgentEnvironment: Sendable {
     public var makeTransport: (@Sendable () -> Transport?)?
     /// Where log entries go; nil: as `log.destination` says.
     public var log: LogSink?
-    /// False in tests that call `turn` themselves.
+    /// False in tests that call `turn` themselves, and in the daemon until its configuration
+    /// file is applied (`startDelivery`).
     public var startThread = true
     /// Appliance mode (the daemon, SPEC 9): where each status document also goes (the intake,
     /// for producers), and the events the intake dropped. Set, the status says
@@ -215,7 +216,7 @@ public final class Agent: @unchecked Sendable {
     /// Changes agent settings; nothing changes if one is wrong.
     public func configure(_ pairs: [(key: String, value: String)]) throws(ConfigError) {
         do {
-            try configureLocked(pairs)
+            try applySettings(pairs)
         } catch {
             log(LogEntry(.warning, error.code == .tls ? .caCertificateRejected : .settingsRefused,
                          "settings refused: \(error.message)", fields: [("OE_ERROR", error.message)]))
@@ -224,9 +225,10 @@ public final class Agent: @unchecked Sendable {
         transport.wakeup()
     }
 
-    /// With `replacing`, the settings not in `pairs` go back to their defaults (a daemon's
-    /// reload: the file is the whole configuration).
-    func configureLocked(_ pairs: [(key: String, value: String)], replacing: Bool = false) throws(ConfigError) {
+    /// Validates and applies agent settings, taking the lock itself; changes nothing if one is
+    /// wrong. With `replacing`, the settings not in `pairs` go back to their defaults (a
+    /// daemon's reload: the file is the whole configuration).
+    func applySettings(_ pairs: [(key: String, value: String)], replacing: Bool = false) throws(ConfigError) {
         try lock.withLock { () throws(ConfigError) in
             guard !closing else { throw Self.closingError }
             var updated = replacing ? AgentSettings() : settings
@@ -525,8 +527,8 @@ public final class Agent: @unchecked Sendable {
         pendingLogs.append(entry)
     }
 
-    /// Writes an entry now, without the lock.
-    func log(_ entry: LogEntry) {
+    /// Writes an entry now, without the lock (also the daemon's own entries: start, reload).
+    public func log(_ entry: LogEntry) {
         let destination = sink.withLock { $0 }
         destination.write(entry)
     }

@@ -60,15 +60,19 @@ extension Agent {
         }
     }
 
+    /// Starts the delivery thread of an agent made without it (`AgentEnvironment.startThread`
+    /// off), publishing the status first: the daemon puts the recipients of its file before,
+    /// so that no status, not even the first, shows a state its configuration does not have.
+    public func startDelivery() throws(ConfigError) {
+        let (status, path) = lock.withLock { (statusSnapshot(), settings.statusPath) }
+        publish(status, path: path)
+        guard startThread() else { throw ConfigError(.noMemory, "cannot start the delivery thread") }
+    }
+
     /// Replaces every agent setting with `pairs` (those missing go back to their defaults),
     /// as a reload does. The settings fixed at creation must not change.
     public func replaceSettings(_ pairs: [(key: String, value: String)]) throws(ConfigError) {
-        try configureLocked(pairs, replacing: true)
+        try applySettings(pairs, replacing: true)
         transport.wakeup()
-    }
-
-    /// Writes an entry to the agent's log (the daemon's own entries: start, reload, stop).
-    public func record(_ entry: LogEntry) {
-        log(entry)
     }
 }

@@ -72,11 +72,7 @@ extension Agent {
         }
         for send in startingSends { start(send) }
         startingSends.removeAll(keepingCapacity: true)
-        if let status {
-            let json = status.json
-            if !statusPath.isEmpty { Files.writeAtomically(statusPath, json + "\n") }
-            environment.publishStatus?(json)
-        }
+        if let status { publish(status, path: statusPath) }
         guard running else { return false }
         var results: [(slot: Int, result: DeliveryResult)] = []
         transport.poll(timeout: wait) { results.append(($0, $1)) }
@@ -112,8 +108,8 @@ extension Agent {
                 guard let event = queue.beginDelivery(slot) else { continue }
                 // The event is copied out of the ring: its id and name, encoding, signing and
                 // mail templates are made after the lock is released, and never hold up an emit.
-                recipient.record.removeAll(keepingCapacity: true)
-                recipient.record.append(contentsOf: event.bytes)
+                recipient.currentEvent.removeAll(keepingCapacity: true)
+                recipient.currentEvent.append(contentsOf: event.bytes)
                 if let http = recipient.http {
                     pendingSends.append(.webhook(PendingWebhook(slot: slot, recipient: recipient, seq: event.seq,
                                                                  customFields: http.sendCustomFields, format: http.bodyFormat,
@@ -143,6 +139,8 @@ extension Agent {
                 for entry in entries(kind, recipient: recipient, slot: slot) { logLater(entry) }
             case .sendFailureAlert:
                 queueFailureAlert(recipient, slot: slot, now: now)
+            case .sendDroppedAlert:
+                queueDroppedAlert(recipient, slot: slot, now: now)
             case .sendRecoveryAlert(let failedFor, let failedAttempts, let dropped):
                 queueRecoveryAlert(recipient, failedFor: failedFor, failedAttempts: failedAttempts, dropped: dropped, now: now)
             }
@@ -293,10 +291,10 @@ extension Agent {
         case .webhook(let webhook): start(webhook)
         case .mail(let mail):
             let id = mail.wire.eventID(seq: mail.seq)
-            let envelope = mail.recipient.record.withUnsafeBytes { record in
+            let envelope = mail.recipient.currentEvent.withUnsafeBytes { bytes in
                 mail.recipient.currentEventID = id
-                mail.recipient.currentEventName = EventView(record).nameString
-                return eventMail(EventView(record), id: id, slot: mail.slot, settings: mail.settings,
+                mail.recipient.currentEventName = EventView(bytes).nameString
+                return eventMail(EventView(bytes), id: id, slot: mail.slot, settings: mail.settings,
                                  applianceID: mail.applianceID, from: mail.from)
             }
             transport.start(slot: mail.slot, mail: envelope)
@@ -307,11 +305,11 @@ extension Agent {
         let recipient = webhook.recipient
         let id = webhook.wire.eventID(seq: webhook.seq)
         recipient.currentEventID = id
-        recipient.record.withUnsafeBytes { record in
-            recipient.currentEventName = EventView(record).nameString
+        recipient.currentEvent.withUnsafeBytes { bytes in
+            recipient.currentEventName = EventView(bytes).nameString
             switch webhook.format {
-            case .form: webhook.wire.body(of: EventView(record), customFields: webhook.customFields, into: &recipient.body)
-            case .json: webhook.wire.jsonBody(of: EventView(record), customFields: webhook.customFields, into: &recipient.body)
+            case .form: webhook.wire.body(of: EventView(bytes), customFields: webhook.customFields, into: &recipient.body)
+            case .json: webhook.wire.jsonBody(of: EventView(bytes), customFields: webhook.customFields, into: &recipient.body)
             }
         }
         let attemptTime = clock.unixSeconds()

@@ -60,7 +60,27 @@ extension Agent {
             Dropped so far:  \(recipient.delivery.counters.droppedExpired) after their retry duration, \(queue.slots[slot].droppedOverflow) for lack of queue space
             Retrying:        every \(Self.duration(http.retryInterval)); an event is dropped after \(Self.duration(http.retryDuration)) of failures
 
-            While it keeps failing, this alert is sent again every \(Self.duration(http.emailAlertResend)).
+            While it keeps failing, this alert is sent again every \(Self.duration(http.emailAlertResend)); if its failing event is dropped with nothing queued behind it, one last alert says so.
+            On the appliance: journalctl -x -t \(settings.logIdentifier) OE_RECIPIENT=\(recipient.name)
+            """
+        queueAlert(recipient.name, to: http.emailContacts, subject: subject, body: body, now: now)
+    }
+
+    /// The last alert of a stream: the event that kept failing was dropped (after its retry
+    /// duration, or evicted for room) and nothing else waits, so nothing is failing any more.
+    func queueDroppedAlert(_ recipient: Recipient, slot: Int, now: Millis) {
+        guard let http = recipient.http, let streak = recipient.delivery.streak else { return }
+        let subject = "Outbound events: HTTP recipient \"\(recipient.name)\" on \(settings.applianceID) dropped its last queued event; alerts end"
+        let body = """
+            The HTTP recipient "\(recipient.name)" of appliance \(settings.applianceID) was still failing when its last queued event was dropped. Nothing is queued for it now.
+
+            URL:             \(http.url?.redacted ?? "")
+            Dropped event:   \(recipient.currentEventName) \(recipient.currentEventID)
+            Last error:      \(streak.lastError)
+            Failing since:   \(RFC3339.format(streak.sinceUnix))
+            Dropped so far:  \(recipient.delivery.counters.droppedExpired) after their retry duration (\(Self.duration(http.retryDuration))), \(queue.slots[slot].droppedOverflow) for lack of queue space
+
+            This is the last alert about it: the next comes only if a new event fails for \(Self.duration(http.emailAlertAfter)).
             On the appliance: journalctl -x -t \(settings.logIdentifier) OE_RECIPIENT=\(recipient.name)
             """
         queueAlert(recipient.name, to: http.emailContacts, subject: subject, body: body, now: now)

@@ -22,8 +22,8 @@ final class Recipient {
     var overflowLogged: UInt64 = 0
 
     /// Reused from one delivery to the next, and touched by the delivery thread only: the
-    /// head-of-line event copied out of the ring, and the request made of it.
-    var record: [UInt8] = []
+    /// event in flight copied out of the ring, and the request made of it.
+    var currentEvent: [UInt8] = []
     var body: [UInt8] = []
     var headers: [String] = []
 

@@ -109,6 +109,14 @@ extension Agent {
         lock.withLock { statusSnapshot() }.json
     }
 
+    /// Without the lock: writes the document to `status.path` (when set) and, in the daemon, to
+    /// the intake for producers.
+    func publish(_ status: StatusSnapshot, path: String) {
+        let json = status.json
+        if !path.isEmpty { Files.writeAtomically(path, json + "\n") }
+        environment.publishStatus?(json)
+    }
+
     /// With the lock held: the values of the status document.
     func statusSnapshot() -> StatusSnapshot {
         let rows: [StatusSnapshot.RecipientRow] = slots.indices.compactMap { slot in

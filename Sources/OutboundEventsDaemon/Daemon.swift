@@ -1,6 +1,6 @@
 import COutboundEvents
+import CSystem
 import CSystemd
-import Glibc
 import Locking
 import OutboundEventsAgent
 import OutboundEventsCore
@@ -52,13 +52,15 @@ final class Daemon: @unchecked Sendable {
     }
 
     /// Starts the daemon: the agent on the spool (refused while another holds it), its
-    /// recipients, the intake and the thread that moves events out of it.
+    /// recipients, the intake, then delivery and the thread that moves events out of the intake.
     static func start(_ configuration: Configuration) throws(ConfigError) -> Daemon {
         let configPath = configuration.configPath, file = configuration.file
         let published = PublishedStatus()
         var environment = AgentEnvironment(version: OE_VERSION_STRING)
         environment.publishStatus = { published.publish($0) }
         environment.intakeDropped = { published.intake.withLock { $0 }?.dropped ?? 0 }
+        // Delivery, and with it the status, starts once the file is applied.
+        environment.startThread = false
         let agent: Agent
         do {
             agent = try Agent(settings: file.agentSettingsOnly.map { ($0.key, $0.value) }, environment: environment)
@@ -87,14 +89,16 @@ final class Daemon: @unchecked Sendable {
             agent.close()
             throw ConfigError(.io, "queue.spool: \(intake.path) is in use by another daemon")
         }
-        for note in notes { agent.record(LogEntry(.warning, .intakeProblem, note, fields: [("OE_ERROR", note)])) }
+        for note in notes { agent.log(LogEntry(.warning, .intakeProblem, note, fields: [("OE_ERROR", note)])) }
         let daemon = Daemon(configuration: configuration, agent: agent, intake: intake)
         daemon.applyToIntake(file)
         // Numbers continue after the newest event the queue holds, even if the intake is new.
         intake.continueAfter(agent.nextSequence)
         published.intake.withLock { $0 = intake }
-        // Producers see the status at once, not only from the delivery thread's next write.
-        published.publish(agent.status())
+        do { try agent.startDelivery() } catch {
+            agent.close()
+            throw error
+        }
         try daemon.startThread()
         do {
             daemon.admin = try AdminServer.start(daemon)
@@ -102,9 +106,9 @@ final class Daemon: @unchecked Sendable {
             daemon.stop()
             throw error
         }
-        agent.record(LogEntry(.info, .daemonStarted,
-                              "outbound-eventsd \(OE_VERSION_STRING) started: \(file.recipients.count) recipients, queue \(spool), configuration \(configPath)",
-                              fields: [("OE_CONFIG", configPath), ("OE_SPOOL", spool)]))
+        agent.log(LogEntry(.info, .daemonStarted,
+                           "outbound-eventsd \(OE_VERSION_STRING) started: \(file.recipients.count) recipients, queue \(spool), configuration \(configPath)",
+                           fields: [("OE_CONFIG", configPath), ("OE_SPOOL", spool)]))
         return daemon
     }
 
@@ -161,7 +165,7 @@ final class Daemon: @unchecked Sendable {
             if !problems.isEmpty && now - lastWarning >= 60 {
                 lastWarning = now
                 for problem in problems {
-                    agent.record(LogEntry(.warning, .intakeProblem, problem, fields: [("OE_ERROR", problem)]))
+                    agent.log(LogEntry(.warning, .intakeProblem, problem, fields: [("OE_ERROR", problem)]))
                 }
             }
             // One take both moves events and says what still waits: one hold of the lock per turn.
@@ -211,10 +215,10 @@ final class Daemon: @unchecked Sendable {
         guard let configuration = loaded, case let file = configuration.file, refusals.isEmpty else {
             refusals.sort { Self.lineNumber($0) < Self.lineNumber($1) }
             for problem in refusals {
-                agent.record(LogEntry(.error, .reloadRefused, problem, fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
+                agent.log(LogEntry(.error, .reloadRefused, problem, fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
             }
             let summary = "configuration \(configPath) not reloaded: \(refusals.count) problem\(refusals.count == 1 ? "" : "s") (logged above); the previous configuration is kept"
-            agent.record(LogEntry(.error, .reloadRefused, summary, fields: [("OE_CONFIG", configPath), ("OE_ERROR", summary)]))
+            agent.log(LogEntry(.error, .reloadRefused, summary, fields: [("OE_CONFIG", configPath), ("OE_ERROR", summary)]))
             return false
         }
         var changes: [String] = []
@@ -222,8 +226,8 @@ final class Daemon: @unchecked Sendable {
             try agent.replaceSettings(file.agentSettingsOnly.map { ($0.key, $0.value) })
         } catch {
             let problem = "\(configuration.location(SettingsFile.line(of: error.message, in: file.agent, default: 1))): \(error.message)"
-            agent.record(LogEntry(.error, .reloadRefused, "configuration not reloaded: \(problem); the previous configuration is kept",
-                                  fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
+            agent.log(LogEntry(.error, .reloadRefused, "configuration not reloaded: \(problem); the previous configuration is kept",
+                               fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
             return false
         }
         if settingPairs(file.agent) != settingPairs(current.agent) { changes.append("settings changed") }
@@ -240,8 +244,8 @@ final class Daemon: @unchecked Sendable {
             } catch {
                 // Checked above, so only what changed since (a certificate that expired meanwhile).
                 let problem = "\(configuration.location(SettingsFile.line(of: error.message, in: recipient.settings, default: recipient.line))): \(error.message)"
-                agent.record(LogEntry(.error, .reloadRefused, "recipient \(Values.quote(recipient.name)) not applied: \(problem)",
-                                      fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
+                agent.log(LogEntry(.error, .reloadRefused, "recipient \(Values.quote(recipient.name)) not applied: \(problem)",
+                                   fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
             }
         }
         applyToIntake(file)
@@ -249,8 +253,8 @@ final class Daemon: @unchecked Sendable {
         self.configuration = configuration
         admin?.configurationChanged(configuration)
         let summary = changes.isEmpty ? "nothing changed" : changes.joined(separator: ", ")
-        agent.record(LogEntry(.info, .reloadApplied, "configuration \(configPath) reloaded: \(summary)",
-                              fields: [("OE_CONFIG", configPath), ("OE_CHANGES", summary)]))
+        agent.log(LogEntry(.info, .reloadApplied, "configuration \(configPath) reloaded: \(summary)",
+                           fields: [("OE_CONFIG", configPath), ("OE_CHANGES", summary)]))
         return true
     }
 

@@ -138,6 +138,56 @@ struct RecipientDeliveryTests {
         #expect(!machine.alerted && machine.streak == nil)
     }
 
+    @Test("failure alerts end when the failing event is dropped with nothing queued, the last one saying so; a new failing event starts them again")
+    func alertsEndWithTheDroppedEvent() {
+        let m = Self.minute
+        let expired = RecipientDelivery.LogKind.expired(Self.http503, attempts: 7, failingFor: 60 * m)
+        let machine = run(policy: .init(retryInterval: 10 * m, retryDuration: 60 * m, alerts: .init(after: 20 * m, resend: 30 * m)), [
+            step(0, .tick(head: 1), [.startAttempt]),
+            step(0, Self.fail, [.log(.failing(Self.http503)), .finishHead(.failed)]),
+            step(10 * m, .tick(head: 1), [.log(.stillFailing), .startAttempt]),
+            step(10 * m, Self.fail, [.finishHead(.failed)]),
+            step(20 * m, .tick(head: 1), [.log(.stillFailing), .sendFailureAlert, .startAttempt]),
+            step(20 * m, Self.fail, [.finishHead(.failed)]),
+            step(30 * m, .tick(head: 1), [.log(.stillFailing), .startAttempt]),
+            step(30 * m, Self.fail, [.finishHead(.failed)]),
+            step(40 * m, .tick(head: 1), [.log(.stillFailing), .startAttempt]),
+            step(40 * m, Self.fail, [.finishHead(.failed)]),
+            step(50 * m, .tick(head: 1), [.log(.stillFailing), .sendFailureAlert, .startAttempt]),
+            step(50 * m, Self.fail, [.finishHead(.failed)]),
+            step(60 * m, .tick(head: 1), [.log(.stillFailing), .startAttempt]),
+            step(60 * m, Self.fail, [.finishHead(.expired), .log(expired)]),
+            // Nothing queued behind it: the last alert, then none while nothing fails.
+            step(60 * m, .tick(head: nil), [.sendDroppedAlert]),
+            step(80 * m, .tick(head: nil), [.log(.stillFailing)]),
+            step(1000 * m, .tick(head: nil), [.log(.stillFailing)]),
+            // A new event fails: a new stream, its first alert email_alert_after later.
+            step(1001 * m, .tick(head: 2), [.startAttempt]),
+            step(1001 * m, Self.fail, [.finishHead(.failed)]),
+            step(1011 * m, .tick(head: 2), [.log(.stillFailing), .startAttempt]),
+            step(1011 * m, Self.fail, [.finishHead(.failed)]),
+            step(1021 * m, .tick(head: 2), [.log(.stillFailing), .sendFailureAlert, .startAttempt]),
+            step(1021 * m + 1, Self.ok(), [.finishHead(.delivered),
+                                          .log(.recovered(after: 1021 * m + 1, failedAttempts: 9, dropped: 1)),
+                                          .sendRecoveryAlert(failedFor: 1021 * m + 1, failedAttempts: 9, dropped: 1)]),
+        ])
+        #expect(!machine.alerted && machine.streak == nil)
+    }
+
+    @Test("a dropped event with others queued behind it does not end the alerts: the recipient is still failing")
+    func alertsGoOnWhileEventsWait() {
+        let m = Self.minute
+        run(policy: .init(retryInterval: 10 * m, retryDuration: 10 * m, alerts: .init(after: 20 * m, resend: 30 * m)), [
+            step(0, .tick(head: 1), [.startAttempt]),
+            step(0, Self.fail, [.log(.failing(Self.http503)), .finishHead(.failed)]),
+            step(10 * m, .tick(head: 1), [.log(.stillFailing), .startAttempt]),
+            step(10 * m, Self.fail, [.finishHead(.expired), .log(.expired(Self.http503, attempts: 2, failingFor: 10 * m))]),
+            step(10 * m, .tick(head: 2), [.startAttempt]),
+            step(10 * m, Self.fail, [.finishHead(.failed)]),
+            step(20 * m, .tick(head: 2), [.log(.stillFailing), .sendFailureAlert, .startAttempt]),
+        ])
+    }
+
     @Test("no alert when the recipient recovers before email_alert_after, and no recovery email")
     func noAlertBeforeThreshold() {
         let m = Self.minute

@@ -41,6 +41,20 @@ struct WireFormatTests {
         }
     }
 
+    @Test("a JSON body never has a key twice: beside the custom fields, a variable named custom (or custom and underscores) gets one underscore more")
+    func jsonCustomVariable() {
+        withStoredEvent("support_conference_end", [("custom", "a"), ("custom_", "b"), ("customer", "c")],
+                        custom: [("region", "EMEA")], timestamp: 1_700_000_000) { event in
+            var bytes: [UInt8] = []
+            wire.jsonBody(of: event, customFields: true, into: &bytes)
+            #expect(String(decoding: bytes, as: UTF8.self).hasSuffix(
+                #""appliance_id":"bseries-01","custom_":"a","custom__":"b","customer":"c","custom":{"region":"EMEA"}}}"#))
+            wire.jsonBody(of: event, customFields: false, into: &bytes)
+            #expect(String(decoding: bytes, as: UTF8.self).hasSuffix(#""appliance_id":"bseries-01","custom":"a","custom_":"b","customer":"c"}}"#),
+                    "without the custom fields object the names stay")
+        }
+    }
+
     @Test("bytes that are not UTF-8 become U+FFFD in a JSON body, which always parses")
     func jsonInvalidUTF8() {
         var bytes: [UInt8] = []

@@ -140,10 +140,10 @@ struct AgentMailTests {
         #expect(m.transport.mails.count == 1)
     }
 
-    func failingRecipient(after: String = "1h", resend: String = "1d") throws -> ManualAgent {
+    func failingRecipient(after: String = "1h", resend: String = "1d", retryDuration: String = "1d") throws -> ManualAgent {
         let m = try ManualAgent.withRelay()
         try m.put("hook", [("url", "https://user:pw@hooks.example/x"), ("retry_interval", "1m"), ("email_contacts", "oncall@example.com"),
-                           ("email_alert_after", after), ("email_alert_resend", resend)])
+                           ("email_alert_after", after), ("email_alert_resend", resend), ("retry_duration", retryDuration)])
         m.emit("support_conference_end", [("lsid", "L")])
         m.turn()
         return m
@@ -162,7 +162,8 @@ struct AgentMailTests {
 
     @Test("the first alert comes after email_alert_after of failure, then one every email_alert_resend")
     func alertTiming() throws {
-        let m = try failingRecipient(after: "1h", resend: "1d")
+        // The event keeps failing past the test (a dropped one would end the alerts).
+        let m = try failingRecipient(after: "1h", resend: "1d", retryDuration: "1w")
         keepFailing(m, minutes: 59)
         #expect(m.transport.mails.isEmpty)
         keepFailing(m, minutes: 2)
@@ -190,6 +191,28 @@ struct AgentMailTests {
         m.settle()
         keepFailing(m, minutes: 90)
         #expect(m.transport.mails.isEmpty)
+    }
+
+    @Test("alerts end when the failing event is dropped with nothing queued, the last one saying so; they start again when a new event fails")
+    func alertsEndWhenTheEventIsDropped() throws {
+        let m = try failingRecipient(after: "10m", resend: "30m", retryDuration: "1h")
+        keepFailing(m, minutes: 70)
+        #expect(m.transport.mails.count == 3, "alerts at 10 and 40 minutes, then the last one at the drop (60)")
+        #expect(m.subject(2).contains("\"hook\"") && m.subject(2).contains("dropped its last queued event; alerts end"), "\(m.subject(2))")
+        let last = m.mailText(2)
+        for text in ["Dropped event:   support_conference_end evt_", "HTTP 503 Service Unavailable", "Failing since:",
+                     "1 after their retry duration (1h)", "the next comes only if a new event fails"] {
+            #expect(last.contains(text), "\(text)")
+        }
+        keepFailing(m, minutes: 2 * 24 * 60)
+        #expect(m.transport.mails.count == 3, "nothing fails while nothing is queued: no more alerts")
+        m.emit("support_conference_end", [("lsid", "again")])
+        m.turn()
+        keepFailing(m, minutes: 9)
+        #expect(m.transport.mails.count == 3)
+        keepFailing(m, minutes: 2)
+        #expect(m.transport.mails.count == 4, "a new failing event, a new stream: its first alert after email_alert_after")
+        #expect(m.subject(3).contains("failing for"), "\(m.subject(3))")
     }
 
     @Test("a recipient that alerted sends one recovery email when it recovers")

@@ -12,8 +12,10 @@ import Testing
 let producerChild = buildCProgram("producer_child")
 
 /// outbound-eventsd on a configuration file of its own, logging to standard error (kept in a file).
+/// The daemon is the one OE_DAEMON names (make test: the shipped, Embedded Swift build of make
+/// lib), else the normal-mode one of swift build.
 final class DaemonProcess: @unchecked Sendable {
-    static let binary = repositoryRoot + "/.build/debug/outbound-eventsd"
+    static let binary = ProcessInfo.processInfo.environment["OE_DAEMON"] ?? repositoryRoot + "/.build/debug/outbound-eventsd"
     let directory: URL
     let config: String
     let spool: String
@@ -24,7 +26,7 @@ final class DaemonProcess: @unchecked Sendable {
 
     /// `body` is the configuration after the spool, status and log settings this adds.
     init(_ body: String, directory: URL = temporaryDirectory("daemon"), start: Bool = true) throws {
-        precondition(FileManager.default.fileExists(atPath: Self.binary), "build the daemon first (swift build)")
+        precondition(FileManager.default.fileExists(atPath: Self.binary), "build the daemon first (make lib, or swift build)")
         self.directory = directory
         config = directory.path + "/outbound-events.conf"
         spool = directory.path + "/queue"
@@ -358,6 +360,22 @@ struct DaemonTests {
         #expect(seconds < 2.0, "shutdown_timeout (1 s) + 1 s")
     }
 
+    @Test("a status never shows a state the configuration does not have: from the first status file written at start, every recipient of the file is listed")
+    func statusAfterConfiguring() throws {
+        let receiver = try Receiver()
+        let names = (0..<40).map { "hook\($0)" }
+        let daemon = try DaemonProcess(names.map { "[http \($0)]\nurl = \(receiver.url)\n" }.joined(), start: false)
+        for round in 0..<3 {
+            let watch = StatusWatch(daemon.directory.path + "/status.json")
+            try daemon.start()
+            let seen = watch.stop()
+            #expect(!seen.isEmpty, "round \(round): the status file is written at start")
+            #expect(seen.allSatisfy { $0 == names.count }, "round \(round): recipients in each status file seen: \(seen)")
+            #expect(daemon.stop().status == 0)
+            try FileManager.default.removeItem(atPath: watch.path)
+        }
+    }
+
     @Test("a producer: attach to a missing spool names it; configuration calls are OE_ESTATE; status is the daemon's")
     func producerFace() throws {
         let directory = temporaryDirectory("attach")
@@ -403,6 +421,39 @@ struct DaemonTests {
     func unit() throws {
         let result = try runChild("/bin/bash", [repositoryRoot + "/packaging/check-unit.sh"], timeout: 60)
         #expect(result.status == 0, "\(result.out)\(result.err)")
+    }
+}
+
+/// Reads a status file as often as it can, from before the daemon starts until stopped: the
+/// number of recipients of every version of it seen.
+final class StatusWatch: @unchecked Sendable {
+    let path: String
+    let lock = NSLock()
+    var counts: [Int] = []
+    var running = true
+    let done = DispatchSemaphore(value: 0)
+
+    init(_ path: String) {
+        self.path = path
+        Thread.detachNewThread { [self] in
+            var last = Data()
+            while lock.withLock({ running }) {
+                guard let data = FileManager.default.contents(atPath: path), data != last,
+                      let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                      let recipients = object["recipients"] as? [Any] else { continue }
+                last = data
+                lock.withLock { counts.append(recipients.count) }
+            }
+            done.signal()
+        }
+    }
+
+    /// Stops once a version has been seen (at most 5 s); the counts.
+    func stop() -> [Int] {
+        _ = waitUntil(5) { lock.withLock { !counts.isEmpty } }
+        lock.withLock { running = false }
+        done.wait()
+        return lock.withLock { counts }
     }
 }
 

@@ -62,6 +62,29 @@ struct ReceiverFormatTests {
         #expect(form.field("lsid") == "1")
     }
 
+    @Test("a variable named custom beside send_custom_fields: data.custom stays the custom fields object, the variable arrives as custom_, no key twice")
+    func customVariable() throws {
+        let withCustom = try Receiver(verify: [Self.secretA]), without = try Receiver(verify: [Self.secretA])
+        let live = try LiveAgent()
+        try live.put("with", [("url", withCustom.url), ("body_format", "json"), ("signing_secret", Self.secretA),
+                              ("send_custom_fields", "true")])
+        try live.put("without", [("url", without.url), ("body_format", "json"), ("signing_secret", Self.secretA)])
+        live.emit("support_conference_end", [("lsid", "1"), ("custom", "from the firmware"), ("custom_", "also")],
+                  custom: [("region", "EMEA")])
+        #expect(live.agent.flush(timeout: 10_000) == .ok)
+        let request = try #require(withCustom.requests.first)
+        #expect(request.verifiedSecret == 0, "\(request.verifyError ?? "")")
+        #expect(request.dataKeys == ["event", "version", "timestamp", "appliance_id", "lsid", "custom_", "custom__", "custom"])
+        let data = try #require((request.payload as? [String: Any])?["data"] as? [String: Any])
+        #expect(data["custom"] as? [String: String] == ["region": "EMEA"])
+        #expect(data["custom_"] as? String == "from the firmware")
+        #expect(data["custom__"] as? String == "also")
+        let plain = try #require(without.requests.first)
+        #expect(plain.dataKeys == ["event", "version", "timestamp", "appliance_id", "lsid", "custom", "custom_"],
+                "without the custom fields object the variables keep their names")
+        #expect((plain.payload as? [String: Any])?["data"].flatMap { ($0 as? [String: Any])?["custom"] } as? String == "from the firmware")
+    }
+
     @Test("secret rotation: one v1 signature per secret; a receiver that knows either secret verifies")
     func rotation() throws {
         let knowsA = try Receiver(verify: [Self.secretA])

@@ -59,6 +59,10 @@ public struct RecipientDelivery: Sendable, Equatable {
         /// Events dropped after their retry duration during the streak.
         public var dropped = 0
         public var lastSummary: Millis
+        /// Failure alerts follow a failing event: they count from the first failure of the
+        /// stream (nil once the stream ended: the failing event was dropped with nothing queued
+        /// behind it, until an event fails again).
+        public var alertsSince: Millis?
         public var lastAlert: Millis?
         public var lastError: String
     }
@@ -119,6 +123,8 @@ public struct RecipientDelivery: Sendable, Equatable {
         case discardPending(DiscardReason)
         case log(LogKind)
         case sendFailureAlert
+        /// The last alert of a stream: the failing event was dropped, and nothing is queued.
+        case sendDroppedAlert
         case sendRecoveryAlert(failedFor: Millis, failedAttempts: Int, dropped: Int)
     }
 
@@ -133,7 +139,7 @@ public struct RecipientDelivery: Sendable, Equatable {
     public private(set) var firstAttempt: Millis?
     public private(set) var attempts = 0
     public private(set) var streak: Streak?
-    /// Whether a failure alert went out during the streak (a recovery email is owed).
+    /// Whether a failure alert went out in the alert stream (a recovery email is owed).
     public private(set) var alerted = false
     /// The HTTP status or SMTP reply code of the last finished attempt, nil when none came.
     public private(set) var lastStatus: Int?
@@ -189,13 +195,20 @@ public struct RecipientDelivery: Sendable, Equatable {
 
     mutating func tick(head newHead: UInt64?, now: Millis, into actions: inout [Action]) {
         // The streak lasts until a success, also while nothing is queued: the receiver was
-        // failing when last tried, and its contacts keep hearing so every resend interval.
+        // failing when last tried (the status and the journal's summaries say so). Its alerts
+        // are about a failing event: once none is failing or queued, they end.
         if var streak, phase != .stopped {
             if now - streak.lastSummary >= Self.summaryInterval {
                 streak.lastSummary = now
                 actions.append(.log(.stillFailing))
             }
-            if let alerts = policy.alerts, now - streak.since >= alerts.after,
+            if streak.alertsSince != nil && head == nil && newHead == nil {
+                streak.alertsSince = nil
+                streak.lastAlert = nil
+                if alerted { actions.append(.sendDroppedAlert) }
+                alerted = false
+            }
+            if let alerts = policy.alerts, let since = streak.alertsSince, now - since >= alerts.after,
                streak.lastAlert.map({ now - $0 >= alerts.resend }) ?? true {
                 streak.lastAlert = now
                 alerted = true
@@ -250,6 +263,7 @@ public struct RecipientDelivery: Sendable, Equatable {
         }
         var streak = self.streak ?? Streak(since: now, sinceUnix: unixTime, lastSummary: now, lastError: result.error)
         if self.streak == nil { actions.append(.log(.failing(result))) }
+        if streak.alertsSince == nil { streak.alertsSince = now }
         streak.failedAttempts += 1
         streak.lastError = result.error
         defer { self.streak = streak }

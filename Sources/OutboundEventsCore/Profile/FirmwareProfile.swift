@@ -47,7 +47,7 @@ public struct FirmwareProfile: Sendable, Equatable {
             // rule out almost every other event before any full comparison.
             let stored = events[i].nameBytes
             if stored.count == name.count && stored[stored.count - 1] == last,
-               stored.withUnsafeBytes({ memcmpEqual($0, name) }) {
+               stored.withUnsafeBytes({ Fields.equal($0, name) }) {
                 return i
             }
             i += 1
@@ -145,15 +145,4 @@ public struct FirmwareProfile: Sendable, Equatable {
         return !bytes.isEmpty && bytes.count <= 64
             && bytes.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
     }
-}
-
-/// Byte equality of two buffers of the same length, without iterators.
-func memcmpEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
-    guard a.count == b.count else { return false }
-    var i = 0
-    while i < a.count {
-        if a[i] != b[i] { return false }
-        i += 1
-    }
-    return true
 }

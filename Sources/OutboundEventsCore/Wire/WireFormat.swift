@@ -62,7 +62,8 @@ public struct WireFormat: Sendable {
     /// Replaces `body` with the event as JSON in the Standard Webhooks shape (SPEC 10):
     /// `{"type":<event>,"timestamp":<RFC 3339 UTC>,"data":{"event","version","timestamp",
     /// "appliance_id",<variables in order>,"custom":{...}}}`, every value a JSON string, bytes
-    /// that are not UTF-8 replaced by U+FFFD. `custom` only when `customFields` is on.
+    /// that are not UTF-8 replaced by U+FFFD. `custom` only when `customFields` is on; then a
+    /// variable named `custom` is sent as `custom_` (`shadowsCustom`).
     public func jsonBody(of event: EventView, customFields: Bool, into body: inout [UInt8]) {
         body.removeAll(keepingCapacity: true)
         var digits = (UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0),
@@ -86,7 +87,14 @@ public struct WireFormat: Sendable {
         event.forEachField { custom, key, value in
             guard !custom else { return }
             body.append(UInt8(ascii: ","))
-            Self.appendJSONString(key, to: &body)
+            if customFields && Self.shadowsCustom(key) {
+                // Letters and underscores only: nothing to escape.
+                body.append(UInt8(ascii: "\""))
+                body.append(contentsOf: key)
+                Self.appendLiteral("_\"", to: &body)
+            } else {
+                Self.appendJSONString(key, to: &body)
+            }
             body.append(UInt8(ascii: ":"))
             Self.appendJSONString(value, to: &body)
         }
@@ -104,6 +112,23 @@ public struct WireFormat: Sendable {
             body.append(UInt8(ascii: "}"))
         }
         Self.appendLiteral("}}", to: &body)
+    }
+
+    /// Whether a variable's name is `custom` followed by zero or more underscores. Beside the
+    /// custom fields object, `data.custom`, such a variable gets one underscore more: a JSON
+    /// object never has two keys of one name, and receivers find the custom fields where they
+    /// always are. Every name of that form shifts by one, so `custom_` (sent as `custom__`)
+    /// cannot meet a renamed `custom` either.
+    static func shadowsCustom(_ key: UnsafeRawBufferPointer) -> Bool {
+        let prefix: StaticString = "custom"
+        guard key.count >= prefix.utf8CodeUnitCount else { return false }
+        var i = 0
+        while i < key.count {
+            let expected = i < prefix.utf8CodeUnitCount ? prefix.utf8Start[i] : UInt8(ascii: "_")
+            guard key[i] == expected else { return false }
+            i += 1
+        }
+        return true
     }
 
     /// A JSON string of `bytes`: quotes, backslashes and control characters escaped; bytes that

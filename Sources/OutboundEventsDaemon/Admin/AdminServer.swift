@@ -53,8 +53,8 @@ final class AdminServer: @unchecked Sendable {
             try server.serve(fd, overTCP: false)
             places.append(admin.socket)
             if groupMissing != 0 {
-                daemon.agent.record(LogEntry(.warning, nil, "admin.socket: the group \(socketGroup) does not exist; \(admin.socket) keeps the daemon's group (mode 0660)",
-                                             fields: []))
+                daemon.agent.log(LogEntry(.warning, nil, "admin.socket: the group \(socketGroup) does not exist; \(admin.socket) keeps the daemon's group (mode 0660)",
+                                          fields: []))
             }
         }
         if let listen = admin.listen {
@@ -69,7 +69,7 @@ final class AdminServer: @unchecked Sendable {
             }
             places.append("http://\(listen) (login required)")
         }
-        daemon.agent.record(LogEntry(.info, nil, "the Outbound Events page and its API listen on \(places.joined(separator: " and "))", fields: []))
+        daemon.agent.log(LogEntry(.info, nil, "the Outbound Events page and its API listen on \(places.joined(separator: " and "))", fields: []))
         return server
     }
 
@@ -246,7 +246,7 @@ final class AdminServer: @unchecked Sendable {
             }
             if pausedNow {
                 let text = "logins from \(request.peer) paused for a minute after \(Sessions.failureLimit) wrong passwords within a minute"
-                daemon.agent.record(LogEntry(.warning, .loginsPaused, text, fields: [("OE_PEER", request.peer), ("OE_ERROR", text)]))
+                daemon.agent.log(LogEntry(.warning, .loginsPaused, text, fields: [("OE_PEER", request.peer), ("OE_ERROR", text)]))
             }
             return api ? .apiError(401, key: "password", "wrong password") : page.login(error: "The password is wrong.", status: 401)
         }

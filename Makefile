@@ -53,9 +53,9 @@ test-symbols: lib
 	Tests/CABI/check-daemon.sh $(DAEMON)
 
 # The Outbound Events page and its API (SPEC 13): a headless chromium through chromedriver
-# (python3-selenium) and plain HTTP clients against outbound-eventsd.
-test-page:
-	/usr/bin/python3 Tests/Page/page_test.py $(BIN)
+# (python3-selenium) and plain HTTP clients against the shipped, Embedded outbound-eventsd.
+test-page: lib
+	OE_DAEMON=$(DAEMON) /usr/bin/python3 Tests/Page/page_test.py $(BIN)
 
 # Hardening (CI runs it after make test): the whole Swift test suite under AddressSanitizer and
 # under ThreadSanitizer, then every fuzz target for FUZZ_SECONDS.

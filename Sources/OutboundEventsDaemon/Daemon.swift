@@ -192,6 +192,7 @@ final class Daemon: @unchecked Sendable {
     /// next start), then the agent.
     func stop() {
         admin?.stop()
+        admin = nil  // it holds the daemon
         stopping.withLock { $0 = true }
         intake.wakeDaemon()
         pthread_join(thread, nil)

@@ -11,6 +11,8 @@ recipient, sends tests, and sees that the events a producer emits reach the reci
 added. Plain HTTP clients then check the API and every refusal of SPEC 13.
 
 Usage: Tests/Page/page_test.py [BINDIR]   (default: swift build --show-bin-path)
+The tool is BINDIR's; the daemon is the one OE_DAEMON names (make test-page: the shipped,
+Embedded Swift build of make lib), else BINDIR's.
 With OE_PAGE_SCREENSHOT=PATH, the screenshot of the page with its recipients is saved there
 (docs/page.png is one). Every wait has a deadline; every process started is ended on exit.
 Exit status 0 when every check passed; the last line says "N passed, M failed".
@@ -116,7 +118,7 @@ def records(path):
 def main():
     bindir = sys.argv[1] if len(sys.argv) > 1 else subprocess.run(
         ["swift", "build", "--show-bin-path"], cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
-    daemon_binary = os.path.join(bindir, "outbound-eventsd")
+    daemon_binary = os.environ.get("OE_DAEMON") or os.path.join(bindir, "outbound-eventsd")
     tool = os.path.join(bindir, "outbound-events-tool")
     work = tempfile.mkdtemp(prefix="oe-page-")
     try:

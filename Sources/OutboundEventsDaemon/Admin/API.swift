@@ -90,7 +90,7 @@ extension AdminServer {
         case .readOnly(let location): return .apiError(409, key: nil, "set in the configuration file at \(location): read-only here; change it there")
         case .refused(let refusals):
             let first = refusals[0]
-            let more = refusals.count > 1 ? " (and \(refusals.count - 1) more: " + refusals.dropFirst().map(\.message).joined(separator: "; ") + ")" : ""
+            let more = refusals.count > 1 ? " (and \(refusals.count - 1) more: " + refusals.dropFirst().map { $0.message }.joined(separator: "; ") + ")" : ""
             return .apiError(422, key: first.key, first.message + more)
         }
     }

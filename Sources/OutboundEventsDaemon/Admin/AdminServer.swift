@@ -12,9 +12,10 @@ import TLSMaterial
 /// foreign `Origin`; the API over the Unix socket without a session takes a same-origin check
 /// and a JSON body instead, which a page of another site cannot send.
 final class AdminServer: @unchecked Sendable {
-    /// One listener: whether it needs the login.
+    /// One listener: whether it needs the login. Its server holds it until `stop` (Embedded
+    /// Swift has no `unowned`).
     final class Listener {
-        unowned let server: AdminServer
+        let server: AdminServer
         let overTCP: Bool
         var handle: OpaquePointer?
 
@@ -28,7 +29,8 @@ final class AdminServer: @unchecked Sendable {
     static let socketGroup = "outbound-events-admin"
     static let cookie = "oe_session"
 
-    unowned let daemon: Daemon
+    /// The daemon, which holds the server until it stops (Embedded Swift has no `unowned`).
+    let daemon: Daemon
     let sessions = Locked(Sessions())
     /// The password hash and cookie flag, which a reload may change.
     let settings: Locked<AdminSettings>

@@ -1,4 +1,5 @@
 import CSystem
+import Locking
 import OutboundEventsAgent
 import OutboundEventsCore
 

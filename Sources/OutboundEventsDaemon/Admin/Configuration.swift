@@ -33,7 +33,7 @@ struct Configuration: Sendable {
     static func load(_ path: String, defaultSpool: String, now: Int64,
                      replacing replacement: SettingsFile? = nil) -> (configuration: Configuration?, problems: [String]) {
         let (configuration, problems) = check(path, defaultSpool: defaultSpool, now: now, replacing: replacement)
-        guard let configuration else { return (nil, problems.map(\.message)) }
+        guard let configuration else { return (nil, problems.map { $0.message }) }
         return (configuration, problems.map { "\(configuration.location($0.line)): \($0.message)" })
     }
 
@@ -57,8 +57,8 @@ struct Configuration: Sendable {
         }
         let spool = file.agent.last { $0.key == "queue.spool" }!.value
         let statePath = admin.stateFilePath(spool: spool)
-        let configLines = max(file.agent.map(\.line).max() ?? 0,
-                              file.recipients.flatMap { [$0.line] + $0.settings.map(\.line) }.max() ?? 0)
+        let configLines = max(file.agent.map { $0.line }.max() ?? 0,
+                              file.recipients.flatMap { [$0.line] + $0.settings.map { $0.line } }.max() ?? 0)
 
         var state = SettingsFile(parsing: "")
         if let replacement {

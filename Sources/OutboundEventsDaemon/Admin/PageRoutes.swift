@@ -1,3 +1,5 @@
+import Locking
+import OutboundEventsAgent
 import OutboundEventsCore
 
 /// The page's addresses. Forms post, then redirect (303) to a page that shows the result; a
@@ -78,7 +80,7 @@ extension AdminServer {
         case .applied: return .redirect("/")
         case .notFound: return page.error(404, "There is no such recipient.")
         case .readOnly(let location): return page.error(409, "It is set in the configuration file at \(location): change it there.")
-        case .refused(let refusals): return page.error(422, refusals.map(\.message).joined(separator: "\n"))
+        case .refused(let refusals): return page.error(422, refusals.map { $0.message }.joined(separator: "\n"))
         }
     }
 
@@ -105,12 +107,12 @@ extension AdminServer {
         }
         state.values["name"] = recipientName
         for field in ["enabled", "ca_use", "send_custom_fields", "require_external_key"] { state.values[field] = flag(field) }
-        state.events = Set(fields.filter { $0.name == "events" }.map(\.value))
+        state.events = Set(fields.filter { $0.name == "events" }.map { $0.value })
 
         var settings: [(key: String, value: String)] = []
         var refusals: [Refusal] = []
         let profile = daemon.agent.profile
-        let capable = profile.events.filter { kind == .http ? $0.http : $0.email }.map(\.name)
+        let capable = profile.events.filter { kind == .http ? $0.http : $0.email }.map { $0.name }
         let ticked = capable.filter { state.events.contains($0) }
         let events = ticked.count == capable.count ? "all" : ticked.joined(separator: ",")
         if ticked.isEmpty { refusals.append(Refusal(key: "events", message: "events: choose at least one event")) }
@@ -167,7 +169,7 @@ extension AdminServer {
     /// Saves Email configuration (the relay's `smtp.*` settings of the state file).
     func saveSMTP(_ request: Request, _ page: Page) -> Response {
         guard let fields = form(request) else { return page.error(400, "The form could not be read.") }
-        let known = Set(Page.smtpFields.map(\.key) + ["csrf", "smtp.password_remove", "smtp.ca_certificate_file"])
+        let known = Set(Page.smtpFields.map { $0.key } + ["csrf", "smtp.password_remove", "smtp.ca_certificate_file"])
         if let unknown = fields.first(where: { !known.contains($0.name) }) {
             return page.error(400, "The form has a field this page does not know: \(unknown.name).")
         }

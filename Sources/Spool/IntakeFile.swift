@@ -59,9 +59,15 @@ import OutboundEventsCore
 ///
 /// A frame, 16-byte aligned:
 ///
-///     0     u64 state word: bits 62-63 state (1 writing, 2 committed, 3 padding), bits 32-61
-///           the writer's pid, bits 0-31 the frame's length (header included)
+///     0     u64 state word: bits 62-63 state (1 writing, 2 committed, 3 padding), bits 54-61 the
+///           lap (position / capacity, modulo 256), bits 32-53 the writer's pid, bits 0-31 the
+///           frame's length (header included)
 ///     8     u64 the position the frame was claimed at (its lap tag)
+///
+/// A frame counts where both its word's lap and its position field are those of the place it is
+/// read at. Marking a frame is a compare-and-swap of the word from one of an earlier lap (never
+/// from one of this lap: that is the daemon's padding), then the position; so a reader never
+/// takes an earlier lap's word for this lap's.
 ///     16    the event (`EventRecord`), checksummed with the instance's seed
 ///
 /// Byte 0 of the file carries an open-file-description lock while the daemon runs, which a
@@ -173,32 +179,42 @@ public final class IntakeFile: @unchecked Sendable {
         ring + Int(position % UInt64(capacity))
     }
 
-    @inline(__always) static func stateWord(_ state: FrameState, pid: UInt32, length: Int) -> UInt64 {
-        state.rawValue << 62 | UInt64(pid & 0x3FFF_FFFF) << 32 | UInt64(UInt32(truncatingIfNeeded: length))
+    @inline(__always) func lap(_ position: UInt64) -> UInt64 { (position / UInt64(capacity)) & 0xFF }
+
+    @inline(__always) func stateWord(_ state: FrameState, pid: UInt32, length: Int, at position: UInt64) -> UInt64 {
+        state.rawValue << 62 | lap(position) << 54 | UInt64(pid & 0x3F_FFFF) << 32 | UInt64(UInt32(truncatingIfNeeded: length))
+    }
+
+    /// Whether `word` was written in the lap of `position`.
+    @inline(__always) func isThisLap(_ word: UInt64, _ position: UInt64) -> Bool {
+        word != 0 && (word >> 54) & 0xFF == lap(position)
     }
 
     /// The frame at `position` as this lap wrote it: nil when nothing of this lap is there yet.
     @inline(__always) func frameWord(at position: UInt64) -> UInt64? {
         let at = frame(position)
         let word = csystem_load64(at.assumingMemoryBound(to: UInt64.self))
-        guard word != 0, csystem_load64((at + 8).assumingMemoryBound(to: UInt64.self)) == position else { return nil }
+        guard isThisLap(word, position), csystem_load64((at + 8).assumingMemoryBound(to: UInt64.self)) == position else {
+            return nil
+        }
         return word
     }
 
     @inline(__always) static func state(_ word: UInt64) -> FrameState { FrameState(rawValue: word >> 62)! }
     @inline(__always) static func length(_ word: UInt64) -> Int { Int(UInt32(truncatingIfNeeded: word)) }
-    @inline(__always) static func pid(_ word: UInt64) -> Int32 { Int32(truncatingIfNeeded: (word >> 32) & 0x3FFF_FFFF) }
+    @inline(__always) static func pid(_ word: UInt64) -> Int32 { Int32(truncatingIfNeeded: (word >> 32) & 0x3F_FFFF) }
 
     /// Bytes a frame holding an event of `size` bytes takes.
     @inline(__always) public static func stride(_ size: Int) -> Int { (frameHeader + size + 15) & ~15 }
 
-    /// Turns whatever is at `position` (nothing of this lap, or `expected`) into a padding
-    /// frame of `length`; false when someone else changed it first.
+    /// Turns the frame at `position`, whose word is `expected`, into padding of `length`;
+    /// false when someone else changed it first.
     func pad(_ position: UInt64, length: Int, expected: UInt64) -> Bool {
         let at = frame(position)
+        guard csystem_cas64(at.assumingMemoryBound(to: UInt64.self), expected,
+                            stateWord(.padding, pid: 0, length: length, at: position)) == 1 else { return false }
         csystem_store64((at + 8).assumingMemoryBound(to: UInt64.self), position)
-        return csystem_cas64(at.assumingMemoryBound(to: UInt64.self), expected,
-                             Self.stateWord(.padding, pid: 0, length: length)) == 1
+        return true
     }
 
     // MARK: Producing
@@ -235,9 +251,9 @@ public final class IntakeFile: @unchecked Sendable {
                               name: name, variables: variables, customFields: customFields, checksumSeed: seed)
             // The commit: the daemon reads the event from this store on. It fails only if the
             // daemon took this writer for dead (a pid it cannot see): the event is written again.
-            let writing = Self.stateWord(.writing, pid: pid, length: stride)
+            let writing = stateWord(.writing, pid: pid, length: stride, at: framePosition)
             guard csystem_cas64(at.assumingMemoryBound(to: UInt64.self), writing,
-                                Self.stateWord(.committed, pid: pid, length: stride)) == 1 else { continue }
+                                stateWord(.committed, pid: pid, length: stride, at: framePosition)) == 1 else { continue }
             if load32(.sleeping) != 0 { wakeDaemon() }
             return .queued
         }
@@ -250,12 +266,14 @@ public final class IntakeFile: @unchecked Sendable {
     func begin(_ position: UInt64, length: Int, pid: UInt32) -> Bool {
         let at = frame(position)
         let word = csystem_load64(at.assumingMemoryBound(to: UInt64.self))
-        if frameWord(at: position) != nil {
-            if Self.state(word) != .padding { repairClaim() }
+        if isThisLap(word, position) {
+            if Self.state(word) != .padding && frameWord(at: position) != nil { repairClaim() }
             return false
         }
+        guard csystem_cas64(at.assumingMemoryBound(to: UInt64.self), word,
+                            stateWord(.writing, pid: pid, length: length, at: position)) == 1 else { return false }
         csystem_store64((at + 8).assumingMemoryBound(to: UInt64.self), position)
-        return csystem_cas64(at.assumingMemoryBound(to: UInt64.self), word, Self.stateWord(.writing, pid: pid, length: length)) == 1
+        return true
     }
 
     /// With the intake full: evicts the oldest frame when the policy allows it (no daemon

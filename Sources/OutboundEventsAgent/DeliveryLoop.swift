@@ -18,22 +18,9 @@ extension Agent {
     static let formContentType = "Content-Type: " + BodyFormat.form.contentType
     static let jsonContentType = "Content-Type: " + BodyFormat.json.contentType
 
+    /// The delivery thread; it holds the agent until the agent has finished closing.
     func startThread() -> Bool {
-        // The delivery thread takes no signals: the firmware's own threads handle them.
-        var all = sigset_t()
-        var previous = sigset_t()
-        sigfillset(&all)
-        pthread_sigmask(SIG_SETMASK, &all, &previous)
-        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        let started = pthread_create(&handle, nil, { context in
-            let agent = Unmanaged<Agent>.fromOpaque(context!).takeRetainedValue()
-            while agent.turn(maxWait: Agent.housekeepingInterval) {}
-            return nil
-        }, context)
-        guard started == 0 else {
-            Unmanaged<Agent>.fromOpaque(context).release()
+        guard let handle = Locking.startThread({ while self.turn(maxWait: Agent.housekeepingInterval) {} }) else {
             return false
         }
         thread = handle

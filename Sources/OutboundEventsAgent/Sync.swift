@@ -31,21 +31,7 @@ final class Syncer: @unchecked Sendable {
     init(_ work: any SyncWork) { self.work = work }
 
     func start() -> Bool {
-        var all = sigset_t()
-        var previous = sigset_t()
-        sigfillset(&all)
-        pthread_sigmask(SIG_SETMASK, &all, &previous)
-        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        let created = pthread_create(&handle, nil, { context in
-            Unmanaged<Syncer>.fromOpaque(context!).takeRetainedValue().run()
-            return nil
-        }, context)
-        guard created == 0 else {
-            Unmanaged<Syncer>.fromOpaque(context).release()
-            return false
-        }
+        guard let handle = startThread({ self.run() }) else { return false }
         thread = handle
         return true
     }

@@ -134,21 +134,10 @@ final class Daemon: @unchecked Sendable {
     // MARK: Moving events
 
     func startThread() throws(ConfigError) {
-        var all = sigset_t()
-        sigfillset(&all)
-        var previous = sigset_t()
-        pthread_sigmask(SIG_SETMASK, &all, &previous)
-        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let started = pthread_create(&thread, nil, { context in
-            let daemon = Unmanaged<Daemon>.fromOpaque(context!).takeRetainedValue()
-            daemon.moveEvents()
-            return nil
-        }, context)
-        guard started == 0 else {
-            Unmanaged<Daemon>.fromOpaque(context).release()
+        guard let handle = Locking.startThread({ self.moveEvents() }) else {
             throw ConfigError(.noMemory, "cannot start the intake thread")
         }
+        thread = handle
     }
 
     /// The intake thread: moves events into the agent's queue as producers write them, and

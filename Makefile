@@ -1,7 +1,8 @@
 # The outbound events agent. Two commands for a newcomer (README):
 #   make demo   builds and runs the demo: a sample firmware service delivering to a local receiver
 #   make test   runs every test: Swift unit and integration tests, the C ABI test, exported symbols,
-#               power cuts on a forgetful filesystem, the Debian packages
+#               power cuts on a forgetful filesystem, the page in a headless browser, the Debian
+#               packages
 # Both install the Debian packages they need first.
 
 VERSION := $(shell sed -n 's/^\#define OE_VERSION_STRING "\(.*\)"/\1/p' include/outbound_events.h)
@@ -14,7 +15,8 @@ LIBDIR := build/lib
 SHIPPED := $(CURDIR)/$(LIBDIR)/liboutbound-events.so.1
 DAEMON := $(CURDIR)/build/bin/outbound-eventsd
 
-.PHONY: all build lib demo test test-swift test-c test-symbols test-power-cuts deb test-deb test-hardening test-sanitizers fuzz bench clean
+.PHONY: all build lib demo test test-swift test-c test-symbols test-power-cuts test-page deb test-deb \
+	test-hardening test-sanitizers fuzz bench clean
 
 all: build
 
@@ -38,7 +40,7 @@ test:
 	scripts/install-deps.sh build test
 	scripts/start-journald.sh
 	swift build --build-tests
-	$(MAKE) --no-print-directory test-swift test-c test-symbols test-power-cuts test-deb
+	$(MAKE) --no-print-directory test-swift test-c test-symbols test-power-cuts test-page test-deb
 
 # The Swift tests in normal Swift; their C programs (crash, host-safety and soak children) link
 # the shipped, Embedded library, and the appliance-mode tests run the shipped daemon.
@@ -57,6 +59,11 @@ test-symbols: lib
 test-power-cuts: lib
 	scripts/install-deps.sh test
 	Tests/PowerCut/powercut.py $(LIBDIR) $(DAEMON)
+
+# The Outbound Events page and its API (SPEC 13): a headless chromium through chromedriver
+# (python3-selenium) and plain HTTP clients against the shipped, Embedded outbound-eventsd.
+test-page: lib
+	OE_DAEMON=$(DAEMON) /usr/bin/python3 Tests/Page/page_test.py $(BIN)
 
 # Hardening (CI runs it after make test): the whole Swift test suite under AddressSanitizer and
 # under ThreadSanitizer, then every fuzz target for FUZZ_SECONDS.

@@ -44,12 +44,17 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // The page's HTTP server (SPEC 13): the daemon links it, never the library.
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         // Swift-friendly signatures for the C calls Swift cannot make directly (variadic, macros).
         .target(name: "CShims", dependencies: ["CCurl", "COpenSSL"]),
         // The system headers the library uses (Embedded Swift has no Glibc module).
         .target(name: "CSystem"),
         // An executable's command line (Embedded Swift has no CommandLine); never the library's.
         .target(name: "CCommandLine"),
+        // libmicrohttpd behind calls Swift can make (its start is variadic, its handler is
+        // called per body piece): the daemon's page.
+        .target(name: "CAdminHTTP", dependencies: ["CMicroHTTPD"]),
 
         .target(name: "OutboundEventsCore", swiftSettings: fast),
         // Locks over pthreads (Synchronization's Mutex is not in Embedded Swift).
@@ -94,7 +99,8 @@ let package = Package(
 
         .executableTarget(
             name: "OutboundEventsDaemon",
-            dependencies: ["OutboundEventsAgent", "COutboundEvents", "Spool", "Locking", "CSystem", "CSystemd", "CCommandLine"],
+            dependencies: ["OutboundEventsAgent", "COutboundEvents", "Spool", "Locking", "CSystem", "CSystemd", "CCommandLine",
+                           "CAdminHTTP", "Transfers", "TLSMaterial"],
             linkerSettings: [.unsafeFlags([
                 "-static-stdlib",
                 "-Xlinker", "-z", "-Xlinker", "relro", "-Xlinker", "-z", "-Xlinker", "now",

@@ -68,11 +68,18 @@ echo
 echo "== appliance mode: outbound-eventsd and two producer services"
 cc -std=c11 -Wall -Wextra -Werror -I "$root/include" "$root/examples/producer_service.c" \
     -L "$libdir" -loutbound-events -Wl,-rpath,"$libdir" -o "$work/producer_service"
+# The Outbound Events page on 127.0.0.1, with a password made for the demo.
+page_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+page_password=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
+page_hash=$(echo "$page_password" | "$tool" admin-password)
 cat > "$work/outbound-events.conf" <<CONF
 appliance_id = demo-appliance
 queue.spool = $work/queue
 status.path = $work/daemon.json
 log.identifier = outbound-eventsd-demo
+admin.socket = $work/admin.sock
+admin.listen = 127.0.0.1:$page_port
+$page_hash
 
 [http ticketing]
 url = http://127.0.0.1:$port/hook
@@ -102,6 +109,35 @@ for number, line in enumerate(open(sys.argv[1]), 1):
     fields = dict(urllib.parse.parse_qsl(request["body"]))
     print("   %-34s from %-9s answered %s  %s" % (fields["event"], fields.get("service", "-"), request["answer"], request["headers"]["webhook-id"]))
 PY
+echo "-- the Outbound Events page: http://127.0.0.1:$page_port/  password: $page_password"
+echo "   (also on the Unix socket $work/admin.sock, for the appliance's web server)"
+echo "-- one change through its API: PUT /api/v1/recipients/http/from-page, then an event"
+before=$(wc -l < "$work/requests.jsonl")
+python3 - "$work/admin.sock" "http://127.0.0.1:$port/from-page" <<'PY'
+import http.client, json, socket, sys
+class Unix(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(sys.argv[1])
+connection = Unix("localhost", timeout=10)
+body = json.dumps({"url": sys.argv[2], "events": "support_conference_end", "retry_interval": "2s"})
+connection.request("PUT", "/api/v1/recipients/http/from-page", body, {"Content-Type": "application/json"})
+answer = connection.getresponse()
+print("   PUT %s -> %d %s" % (body, answer.status, answer.read().decode()))
+PY
+"$tool" emit --attach "$work/queue" support_conference_end lsid=from-the-page-demo | sed 's/^/   /'
+for _ in $(seq 1 100); do grep -q from-the-page-demo "$work/requests.jsonl" && break; sleep 0.1; done
+python3 - "$work/requests.jsonl" "$before" <<'PY'
+import json, sys, urllib.parse
+for number, line in enumerate(open(sys.argv[1]), 1):
+    request = json.loads(line)
+    if number > int(sys.argv[2]) and request["path"] == "/from-page":
+        fields = dict(urllib.parse.parse_qsl(request["body"]))
+        print("   the receiver got %s lsid=%s at %s (the recipient added through the API)" % (fields["event"], fields["lsid"], request["path"]))
+PY
+if [ -t 0 ]; then
+    read -r -p "   Open the page, then press Enter to stop the daemon: " _
+fi
 echo "-- SIGHUP reloads the file (whole or not at all); SIGTERM stops the daemon"
 kill -HUP $daemon_pid
 sleep 0.5

@@ -2,7 +2,7 @@
 # Coverage-guided fuzzing with libFuzzer (clang's, from the Swift toolchain) of every parser and
 # encoder that takes outside input: setting values and URLs, firmware profiles, the tool's
 # settings files, templates with mail and form encoding, CA certificate PEM, and spool files on
-# recovery, and the C ABI itself (every oe_* function, in a network namespace of its own so that
+# recovery, what the Outbound Events page decodes from clients (admin_input), and the C ABI itself (every oe_* function, in a network namespace of its own so that
 # nothing it does can reach another host). Each target runs SECONDS (default 20) from its seed corpus in fuzz/corpus/<target>;
 # new inputs go to a scratch corpus, crashes to fuzz/crashes/ (and fail the run).
 # Usage: fuzz/run.sh [SECONDS] [TARGET...]      make fuzz runs 300 s per target.
@@ -12,7 +12,7 @@ cd "$root"
 seconds=${1:-20}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(values profile settings_file template spool ca_pem abi)
+[ ${#targets[@]} -gt 0 ] || targets=(values profile settings_file template spool ca_pem abi admin_input)
 
 scripts/install-deps.sh build
 scratch=.build/fuzz

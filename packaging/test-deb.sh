@@ -114,6 +114,12 @@ awk -v e="$exposure" 'BEGIN { exit !(e + 0 <= 2.5) }' || { cat "$work/security";
 echo "ok - outbound-events.service installed; systemd-analyze verify has nothing to say; exposure $exposure (at most 2.5)"
 getent passwd outbound-events >/dev/null || fail "no user outbound-events"
 getent group outbound-events >/dev/null || fail "no group outbound-events"
+getent group outbound-events-admin >/dev/null || fail "no group outbound-events-admin (the page's socket)"
+tools_depends=$(dpkg-query -W -f='${Depends}' outbound-events-tools)
+[[ "$tools_depends" == *libmicrohttpd* ]] || fail "outbound-events-tools does not depend on libmicrohttpd: $tools_depends"
+library_depends=$(dpkg-query -W -f='${Depends}' "liboutbound-events$(echo "$version" | cut -d. -f1)")
+[[ "$library_depends" != *microhttpd* ]] || fail "the library depends on libmicrohttpd: $library_depends"
+ldd /usr/lib/$multiarch/liboutbound-events.so.1 | grep -q microhttpd && fail "the library links libmicrohttpd"
 [ "$(stat -c '%a %U:%G' /var/lib/outbound-events)" = "750 outbound-events:outbound-events" ] || fail "/var/lib/outbound-events: $(stat -c '%a %U:%G' /var/lib/outbound-events)"
 [ "$(stat -c '%a %U:%G' /run/outbound-events)" = "755 outbound-events:outbound-events" ] || fail "/run/outbound-events: $(stat -c '%a %U:%G' /run/outbound-events)"
 conffile=/etc/outbound-events/outbound-events.conf
@@ -139,6 +145,7 @@ for package in "${packages[@]}"; do
 done
 getent passwd outbound-events >/dev/null && fail "dpkg -P left the user outbound-events"
 getent group outbound-events >/dev/null && fail "dpkg -P left the group outbound-events"
+getent group outbound-events-admin >/dev/null && fail "dpkg -P left the group outbound-events-admin"
 for path in /var/lib/outbound-events /run/outbound-events /etc/outbound-events; do
     [ -e "$path" ] && fail "dpkg -P left $path"
 done

@@ -4,11 +4,12 @@
 # does nothing when they are all present. Usage: scripts/install-deps.sh [build|test|bench|deb]...
 set -euo pipefail
 
-packages=(pkg-config libcurl4-openssl-dev libssl-dev libsystemd-dev openssl python3 procps)
+packages=(pkg-config libcurl4-openssl-dev libssl-dev libsystemd-dev libmicrohttpd-dev openssl python3 procps)
 for what in "$@"; do
     case "$what" in
         build) ;;
-        test) packages+=(python3-aiosmtpd python3-pip systemd tinyproxy cmake python3-fusepy fuse) ;;
+        test) packages+=(python3-aiosmtpd python3-pip systemd tinyproxy cmake python3-fusepy fuse
+                         chromium chromium-driver python3-selenium) ;;
         bench) packages+=(nginx-light wrk valgrind) ;;
         deb) packages+=(dpkg-dev fakeroot lintian binutils patchelf) ;;
         *) echo "install-deps: unknown group $what" >&2; exit 2 ;;

@@ -33,15 +33,27 @@ public enum SettingsFileSupport {
     public static func check(_ file: SettingsFile, now: Int64) -> [Problem] {
         var problems = file.problems
         var agent = AgentSettings()
+        var admin = AdminSettings()
         var seen = Set<String>()
         for setting in file.agent {
             guard seen.insert(setting.key).inserted else {
                 problems.append(Problem(line: setting.line, message: "\(setting.key): given twice"))
                 continue
             }
-            do { try agent.set(setting.key, setting.value) } catch {
+            do throws(ConfigError) {
+                // The page's keys are outbound-eventsd's own: accepted in its file, refused by the
+                // library (AgentSettings does not know them).
+                if AdminSettings.isAdminKey(setting.key) {
+                    try admin.set(setting.key, setting.value)
+                } else {
+                    try agent.set(setting.key, setting.value)
+                }
+            } catch {
                 problems.append(Problem(line: setting.line, message: error.message))
             }
+        }
+        for error in admin.crossProblems() {
+            problems.append(Problem(line: SettingsFile.line(of: error.message, in: file.agent, default: 1), message: error.message))
         }
         if !agent.smtp.caCertificate.isEmpty {
             do { _ = try CACertificate("smtp.ca_certificate", pem: agent.smtp.caCertificate, now: now) } catch {
@@ -107,7 +119,7 @@ extension Agent {
     /// through the C ABI. Throws the first problem, with its line.
     public convenience init(file: SettingsFile, environment: AgentEnvironment) throws(ConfigError) {
         do {
-            try self.init(settings: file.agent.map { (key: $0.key, value: $0.value) }, environment: environment)
+            try self.init(settings: file.agentSettingsOnly.map { (key: $0.key, value: $0.value) }, environment: environment)
         } catch {
             throw ConfigError(error.code, "line \(SettingsFile.line(of: error.message, in: file.agent, default: 1)): \(error.message)")
         }

@@ -25,36 +25,36 @@ final class Daemon: @unchecked Sendable {
     let intake: IntakeFile
     /// The configuration applied last (with the default spool filled in), for reload's diff.
     var current: SettingsFile
+    /// The same with its files (the configuration file and the page's state file), for the page.
+    var configuration: Configuration
     let stopping = Locked(false)
     var thread = pthread_t()
+    /// Held while a reload or a change from the page is checked and applied: one at a time.
+    let applying = Locked(())
+    /// The page and its API (SPEC 13), when a listener is configured.
+    var admin: AdminServer?
 
-    init(configPath: String, file: SettingsFile, agent: Agent, intake: IntakeFile) {
-        self.configPath = configPath
-        current = file
+    init(configuration: Configuration, agent: Agent, intake: IntakeFile) {
+        configPath = configuration.configPath
+        current = configuration.file
+        self.configuration = configuration
         self.agent = agent
         self.intake = intake
     }
 
     // MARK: Starting
 
-    /// Reads and checks the file: the configuration (nil when it cannot be read), and every
-    /// problem as `FILE:LINE: reason` (the configuration must not be used when there is one).
-    static func load(_ path: String) -> (file: SettingsFile?, problems: [String]) {
-        let loaded: (SettingsFile, [SettingsFileSupport.Problem])
-        do { loaded = try SettingsFileSupport.load(path) } catch {
-            return (nil, ["\(path): \(error.message)"])
-        }
-        var file = loaded.0
-        if !file.agent.contains(where: { $0.key == "queue.spool" }) {
-            file.agent.append(SettingsFile.Setting(key: "queue.spool", value: defaultSpool, line: 0))
-        }
-        let problems = loaded.1 + SettingsFileSupport.check(file, now: Int64(time(nil)))
-        return (file, problems.sorted { $0.line < $1.line }.map { "\(path):\($0.line): \($0.message)" })
+    /// Reads and checks the file and the page's state file after it: the configuration (nil
+    /// when it cannot be read), and every problem as `FILE:LINE: reason` (the configuration
+    /// must not be used when there is one).
+    static func load(_ path: String) -> (configuration: Configuration?, problems: [String]) {
+        Configuration.load(path, defaultSpool: defaultSpool, now: Int64(time(nil)))
     }
 
     /// Starts the daemon: the agent on the spool (refused while another holds it), its
     /// recipients, the intake, then delivery and the thread that moves events out of the intake.
-    static func start(configPath: String, file: SettingsFile) throws(ConfigError) -> Daemon {
+    static func start(_ configuration: Configuration) throws(ConfigError) -> Daemon {
+        let configPath = configuration.configPath, file = configuration.file
         let link = IntakeLink()
         var environment = AgentEnvironment(version: OE_VERSION_STRING)
         environment.numberedByIntake = true
@@ -66,19 +66,19 @@ final class Daemon: @unchecked Sendable {
         environment.startThread = false
         let agent: Agent
         do {
-            agent = try Agent(settings: file.agent.map { ($0.key, $0.value) }, environment: environment)
+            agent = try Agent(settings: file.agentSettingsOnly.map { ($0.key, $0.value) }, environment: environment)
         } catch {
-            throw ConfigError(error.code, "\(configPath):\(SettingsFile.line(of: error.message, in: file.agent, default: 1)): \(error.message)")
+            throw ConfigError(error.code, "\(configuration.location(SettingsFile.line(of: error.message, in: file.agent, default: 1))): \(error.message)")
         }
         for recipient in file.recipients {
             do throws(ConfigError) { try put(recipient, into: agent) } catch {
                 agent.close()
-                throw ConfigError(error.code, "\(configPath):\(SettingsFile.line(of: error.message, in: recipient.settings, default: recipient.line)): \(error.message)")
+                throw ConfigError(error.code, "\(configuration.location(SettingsFile.line(of: error.message, in: recipient.settings, default: recipient.line))): \(error.message)")
             }
         }
         let spool = file.agent.last { $0.key == "queue.spool" }!.value
         var settings = AgentSettings()
-        try? settings.apply(file.agent.map { ($0.key, $0.value) })
+        try? settings.apply(file.agentSettingsOnly.map { ($0.key, $0.value) })
         var notes: [String] = []
         let intake: IntakeFile
         do throws(ConfigError) {
@@ -100,7 +100,7 @@ final class Daemon: @unchecked Sendable {
             throw error
         }
         for note in notes { agent.log(LogEntry(.warning, .intakeProblem, note, fields: [("OE_ERROR", note)])) }
-        let daemon = Daemon(configPath: configPath, file: file, agent: agent, intake: intake)
+        let daemon = Daemon(configuration: configuration, agent: agent, intake: intake)
         daemon.applyToIntake(file)
         link.intake.withLock { $0 = intake }
         do { try agent.startDelivery() } catch {
@@ -108,6 +108,12 @@ final class Daemon: @unchecked Sendable {
             throw error
         }
         try daemon.startThread()
+        do {
+            daemon.admin = try AdminServer.start(daemon)
+        } catch {
+            daemon.stop()
+            throw error
+        }
         agent.log(LogEntry(.info, .daemonStarted,
                            "outbound-eventsd \(OE_VERSION_STRING) started: \(file.recipients.count) recipients, queue \(spool), configuration \(configPath)",
                            fields: [("OE_CONFIG", configPath), ("OE_SPOOL", spool)]))
@@ -125,7 +131,7 @@ final class Daemon: @unchecked Sendable {
     /// What producers follow: the overflow policy, the largest event and the sync interval.
     func applyToIntake(_ file: SettingsFile) {
         var settings = AgentSettings()
-        try? settings.apply(file.agent.map { ($0.key, $0.value) })
+        try? settings.apply(file.agentSettingsOnly.map { ($0.key, $0.value) })
         intake.policy = settings.queueOverflow
         intake.largestEvent = agent.maxEventSize
         intake.syncInterval = settings.syncInterval
@@ -197,6 +203,8 @@ final class Daemon: @unchecked Sendable {
     /// Stops like `oe_agent_close`: the intake thread first (what waits there stays for the
     /// next start), then the agent.
     func stop() {
+        admin?.stop()
+        admin = nil  // it holds the daemon
         stopping.withLock { $0 = true }
         intake.wakeDaemon()
         pthread_join(thread, nil)
@@ -209,28 +217,34 @@ final class Daemon: @unchecked Sendable {
     /// SIGHUP: re-reads the file and applies the difference, or nothing (every problem logged
     /// as `FILE:LINE: reason`).
     func reload() {
+        applying.withLock { _ in _ = reloadApplying() }
+    }
+
+    /// The reload, with `applying` held (the page applies its changes through it too): true
+    /// when the files were applied.
+    func reloadApplying() -> Bool {
         let (loaded, problems) = Self.load(configPath)
         var refusals = problems
-        if let file = loaded {
-            refusals += fixedChanges(file)
+        if let loaded {
+            refusals += fixedChanges(loaded.file)
         }
-        guard let file = loaded, refusals.isEmpty else {
+        guard let configuration = loaded, case let file = configuration.file, refusals.isEmpty else {
             refusals.sort { Self.lineNumber($0) < Self.lineNumber($1) }
             for problem in refusals {
                 agent.log(LogEntry(.error, .reloadRefused, problem, fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
             }
             let summary = "configuration \(configPath) not reloaded: \(refusals.count) problem\(refusals.count == 1 ? "" : "s") (logged above); the previous configuration is kept"
             agent.log(LogEntry(.error, .reloadRefused, summary, fields: [("OE_CONFIG", configPath), ("OE_ERROR", summary)]))
-            return
+            return false
         }
         var changes: [String] = []
         do throws(ConfigError) {
-            try agent.replaceSettings(file.agent.map { ($0.key, $0.value) })
+            try agent.replaceSettings(file.agentSettingsOnly.map { ($0.key, $0.value) })
         } catch {
-            let problem = "\(configPath):\(SettingsFile.line(of: error.message, in: file.agent, default: 1)): \(error.message)"
+            let problem = "\(configuration.location(SettingsFile.line(of: error.message, in: file.agent, default: 1))): \(error.message)"
             agent.log(LogEntry(.error, .reloadRefused, "configuration not reloaded: \(problem); the previous configuration is kept",
                                fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
-            return
+            return false
         }
         if settingPairs(file.agent) != settingPairs(current.agent) { changes.append("settings changed") }
         for old in current.recipients where !file.recipients.contains(where: { $0.name == old.name && $0.kind == old.kind }) {
@@ -245,16 +259,19 @@ final class Daemon: @unchecked Sendable {
                 changes.append(old == nil ? "+\(recipient.name)" : "~\(recipient.name)")
             } catch {
                 // Checked above, so only what changed since (a certificate that expired meanwhile).
-                let problem = "\(configPath):\(SettingsFile.line(of: error.message, in: recipient.settings, default: recipient.line)): \(error.message)"
+                let problem = "\(configuration.location(SettingsFile.line(of: error.message, in: recipient.settings, default: recipient.line))): \(error.message)"
                 agent.log(LogEntry(.error, .reloadRefused, "recipient \(Values.quote(recipient.name)) not applied: \(problem)",
                                    fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
             }
         }
         applyToIntake(file)
         current = file
+        self.configuration = configuration
+        admin?.configurationChanged(configuration)
         let summary = changes.isEmpty ? "nothing changed" : changes.joined(separator: ", ")
         agent.log(LogEntry(.info, .reloadApplied, "configuration \(configPath) reloaded: \(summary)",
                            fields: [("OE_CONFIG", configPath), ("OE_CHANGES", summary)]))
+        return true
     }
 
     /// The line of a `FILE:LINE: reason` problem, for sorting.
@@ -266,11 +283,11 @@ final class Daemon: @unchecked Sendable {
     /// Settings fixed at start that the new file changes, as `FILE:LINE: reason`.
     func fixedChanges(_ file: SettingsFile) -> [String] {
         var problems: [String] = []
-        for key in AgentSettings.fixedAtCreation.sorted() {
+        for key in AgentSettings.fixedAtCreation.union(AdminSettings.fixedAtStart).sorted() {
             let before = current.agent.last { $0.key == key }?.value ?? ""
             let after = file.agent.last { $0.key == key }
             guard (after?.value ?? "") != before else { continue }
-            problems.append("\(configPath):\(after?.line ?? 1): \(key): fixed when the daemon starts; restart it (systemctl restart outbound-events) to change it")
+            problems.append("\(configuration.location(after?.line ?? 1)): \(key): fixed when the daemon starts; restart it (systemctl restart outbound-events) to change it")
         }
         return problems
     }

@@ -54,9 +54,9 @@ func run(configPath: String) -> Never {
     pthread_sigmask(SIG_BLOCK, &handled, nil)
 
     let (loaded, problems) = Daemon.load(configPath)
-    guard let file = loaded, problems.isEmpty else { fail(problems.joined(separator: "\n")) }
+    guard let configuration = loaded, problems.isEmpty else { fail(problems.joined(separator: "\n")) }
     let daemon: Daemon
-    do { daemon = try Daemon.start(configPath: configPath, file: file) } catch {
+    do { daemon = try Daemon.start(configuration) } catch {
         fail("outbound-eventsd: \(error.message)")
     }
     sd_notify(0, "READY=1\nSTATUS=delivering")

@@ -47,7 +47,7 @@ struct SendTest: ParsableCommand {
                 let all = problems + SettingsFileSupport.check(file, now: SystemClock().unixSeconds())
                 for problem in all { complain("\(settingsFile):\(problem.line): \(problem.message)") }
                 guard all.isEmpty else { throw ExitCode(1) }
-                try settings.apply(file.agent.map { (key: $0.key, value: $0.value) })
+                try settings.apply(file.agentSettingsOnly.map { (key: $0.key, value: $0.value) })
             } catch let error as ConfigError {
                 complain("\(settingsFile): \(error.message)")
                 throw ExitCode(1)
@@ -72,70 +72,36 @@ struct SendTest: ParsableCommand {
         let webhook: WebhookURL
         do { webhook = try WebhookURL("url", url) } catch { complain(error.message); throw ExitCode(1) }
         var pem = ""
+        var ca: CACertificate?
         if let caFile {
             do {
                 pem = try readFile(caFile)
-                let ca = try CACertificate("ca-file", pem: pem, now: now)
-                print("CA:           \(ca.subject), valid until \(ca.notAfter)")
+                ca = try CACertificate("ca-file", pem: pem, now: now)
             } catch let error as ConfigError {
                 complain(error.message)
                 throw ExitCode(1)
             }
         }
-        guard let index = FirmwareProfile.bSeries.index(of: event) else {
+        guard FirmwareProfile.bSeries.index(of: event) != nil else {
             complain("event: \(Values.quote(event)) is not an event of the B Series profile (\(FirmwareProfile.bSeries.events.map(\.name).joined(separator: ", ")))")
             throw ExitCode(1)
         }
-        let wire = WireFormat(version: FirmwareProfile.bSeries.version, applianceID: applianceID, instance: UInt64(now))
-        let variables = [("lsid", "send-test-\(now)"), ("external_key", "send-test")]
         guard let bodyFormat = BodyFormat(rawValue: self.bodyFormat) else {
             complain("body-format: \(Values.quote(self.bodyFormat)) is not a body format (write form or json)")
             throw ExitCode(1)
         }
-        let (body, id) = TestEvent.body(FirmwareProfile.bSeries.events[index].name, variables, wire: wire, timestamp: now, format: bodyFormat)
-        var headers = ["Content-Type: \(bodyFormat.contentType)", "webhook-id: \(id)", "webhook-timestamp: \(now)"]
+        var keys: [Secret]?
         if let signingSecret {
-            let keys: [Secret]
             do throws(ConfigError) { keys = try HTTPRecipientSettings.decodeSecrets(signingSecret) } catch { complain(error.message); throw ExitCode(1) }
-            let signatures = keys.map { "v1," + HMACSHA256.base64Signature(key: $0.unredactedBytes, id: id, timestamp: now, body: body) }
-            headers.append("webhook-signature: \(signatures.joined(separator: " "))")
         }
-        let target = HTTPTarget(url: webhook.unredactedText, caCertificate: pem,
-                                connectTimeout: try parseDuration(connectTimeout, option: "connect-timeout"),
-                                requestTimeout: try parseDuration(timeout, option: "timeout"),
-                                userAgent: "outbound-events/\(OE_VERSION_STRING)",
-                                proxy: settings.proxy, noProxy: settings.noProxy)
-        let report = Probe.send(target, body: body, headers: headers)
-        print("URL:          \(webhook.redacted)")
-        if let proxy = settings.proxy {
-            print("Proxy:        \(proxy.redacted)\(webhook.scheme == .https ? " (a CONNECT tunnel; TLS verified end to end)" : "")\(settings.noProxy.isEmpty ? "" : ", not for \(settings.noProxy.joined(separator: ", "))")")
-        }
-        print("Event:        \(event) (webhook-id \(id))")
-        print("Resolved to:  \(report.address ?? "(no connection)")")
-        if webhook.scheme == .https {
-            let trust = caFile.map { "the CA in \($0)" } ?? "the system trust store"
-            if let verification = report.verification {
-                let version = report.tlsVersion.map { "\($0), " } ?? ""
-                print(verification == "OK" ? "TLS:          \(version)certificate verified against \(trust)"
-                                           : "TLS:          verification FAILED against \(trust): \(verification)")
-            } else {
-                print("TLS:          no handshake")
-            }
-            for (position, certificate) in report.certificates.enumerated() {
-                let label = position == 0 ? (report.verification == "OK" ? "Certificate:" : "Presented:   ") : "             "
-                let fields = Dictionary(certificate.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
-                print("\(label) \(fields["Subject"] ?? "?"), issued by \(fields["Issuer"] ?? "?"), valid \(fields["Start date"] ?? "?") to \(fields["Expire date"] ?? "?")")
-            }
-        }
-        print("Answer:       \(report.result.succeeded ? "HTTP 200" : report.result.error)")
-        print("Time:         \(format(report.lookupMillis)) lookup, \(format(report.connectMillis)) connect, " +
-              (webhook.scheme == .https ? "\(format(report.tlsMillis)) TLS, " : "") + "\(format(report.totalMillis)) in all")
-        if report.delivered {
-            print("Delivered:    yes — the appliance counts this as delivered")
-        } else {
-            print("Delivered:    no — the appliance would keep the event and retry it (only HTTP 200 counts)")
-            throw ExitCode(1)
-        }
+        let (lines, delivered) = SendTestReport.http(
+            webhook: webhook, caCertificate: pem, ca: ca, trust: caFile.map { "the CA in \($0)" }, event: event,
+            applianceID: applianceID, signingKeys: keys, bodyFormat: bodyFormat,
+            connectTimeout: try parseDuration(connectTimeout, option: "connect-timeout"),
+            requestTimeout: try parseDuration(timeout, option: "timeout"),
+            proxy: settings.proxy, noProxy: settings.noProxy, version: OE_VERSION_STRING, now: now)
+        for line in lines { print(line) }
+        guard delivered else { throw ExitCode(1) }
     }
 
     /// `send-test mailto:ADDRESS`: one email through the settings file's relay.
@@ -155,86 +121,22 @@ struct SendTest: ParsableCommand {
                 throw ExitCode(1)
             }
         }
+        var ca: CACertificate?
         if !smtp.caCertificate.isEmpty {
             do throws(ConfigError) {
-                let ca = try CACertificate("smtp.ca_certificate", pem: smtp.caCertificate, now: now)
-                print("CA:           \(ca.subject), valid until \(ca.notAfter)")
+                ca = try CACertificate("smtp.ca_certificate", pem: smtp.caCertificate, now: now)
             } catch {
                 complain(error.message)
                 throw ExitCode(1)
             }
         }
-        let from = Agent.sender(smtp)
         let applianceID = settings.applianceID.isEmpty ? Agent.hostName() : settings.applianceID
-        let message = MailMessage(from: from, to: [address], subject: "Outbound events: test email from \(applianceID)",
-                                  body: "This is a test email from the outbound events agent of appliance \(applianceID), sent with outbound-events send-test.\nIf it reached you, the appliance's SMTP relay settings work.\n",
-                                  date: now, messageID: "send-test-\(now)@\(Agent.domain(of: from))")
-        let target = SMTPTarget(relay: smtp, connectTimeout: try parseDuration(connectTimeout, option: "connect-timeout"),
-                                requestTimeout: try parseDuration(timeout, option: "timeout"))
-        let encryption = switch smtp.encryption {
-        case .none: "no encryption"
-        case .starttls: "STARTTLS required"
-        case .tls: "TLS from the start"
-        }
-        print("Relay:        \(smtp.encryption == .tls ? "smtps" : "smtp")://\(smtp.host):\(smtp.effectivePort) (\(encryption))")
-        print("From:         \(from)")
-        print("To:           \(address)")
-        print("Login:        \(smtp.username.isEmpty ? "none (smtp.username is not set)" : "as \(smtp.username) (the password is not shown)")")
-        let report = Probe.sendMail(target, envelope: MailEnvelope(from: from, recipients: [address], message: message.rendered()))
-        print("Conversation:")
-        for line in report.transcript { print("  \(line)") }
-        if smtp.encryption != .none {
-            let trust = smtp.caCertificate.isEmpty ? "the system trust store" : "the uploaded CA"
-            let negotiated = report.transcript.lazy.compactMap { line -> String? in
-                guard let range = line.firstRange(of: "SSL connection using ") else { return nil }
-                return String(line[range.upperBound...].prefix { $0 != " " })
-            }.first ?? report.tlsVersion
-            if report.result.failure == .tls {
-                print("TLS:          verification FAILED against \(trust): \(report.result.error)")
-            } else if let negotiated {
-                print("TLS:          \(negotiated), certificate verified against \(trust)")
-            } else {
-                print("TLS:          no handshake")
-            }
-        }
-        print("Answer:       \(report.delivered ? "the relay took the email (\(report.result.status))" : report.result.error)")
-        for refusal in report.result.refusedAddresses { print("Refused:      \(refusal.address): \(refusal.reply)") }
-        print("Time:         \(format(report.connectMillis)) connect, " +
-              (smtp.encryption != .none ? "\(format(report.tlsMillis)) TLS, " : "") + "\(format(report.totalMillis)) in all")
-        if report.delivered && report.result.refusedAddresses.isEmpty {
-            print("Delivered:    yes — the relay accepted the email for \(address)")
-        } else {
-            print("Delivered:    no — the agent would keep its email and retry it every smtp.retry_interval")
-            throw ExitCode(1)
-        }
-    }
-
-    func format(_ millis: Double) -> String {
-        let tenths = Int((millis * 10).rounded())
-        return "\(tenths / 10).\(tenths % 10) ms"
-    }
-}
-
-/// The body and id of a test event, made by the agent's own wire format.
-enum TestEvent {
-    static func body(_ event: String, _ variables: [(String, String)], wire: WireFormat, timestamp: Int64,
-                     format: BodyFormat) -> ([UInt8], String) {
-        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)
-        defer { memory.deallocate() }
-        let queue = EventQueue(memory: memory, policy: .reject)
-        queue.activate(0, name: "send-test")
-        let name = Array(event.utf8)
-        StringFields(variables).withFields { fields in
-            let size = EventRecord.size(nameLength: name.count, variables: fields, customFields: .none) ?? 0
-            _ = name.withUnsafeBytes { queue.append(size: size, mask: 1, timestamp: timestamp, name: $0, variables: fields, customFields: .none) }
-        }
-        var body: [UInt8] = []
-        guard let view = queue.beginDelivery(0) else { return (body, "") }
-        switch format {
-        case .form: wire.body(of: view, customFields: false, into: &body)
-        case .json: wire.jsonBody(of: view, customFields: false, into: &body)
-        }
-        return (body, wire.eventID(seq: view.seq))
+        let (lines, delivered) = SendTestReport.mail(
+            to: address, smtp: smtp, ca: ca, applianceID: applianceID,
+            connectTimeout: try parseDuration(connectTimeout, option: "connect-timeout"),
+            requestTimeout: try parseDuration(timeout, option: "timeout"), now: now)
+        for line in lines { print(line) }
+        guard delivered else { throw ExitCode(1) }
     }
 }
 

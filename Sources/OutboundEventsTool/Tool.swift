@@ -18,7 +18,7 @@ struct Tool: ParsableCommand {
             Manual: man outbound-events. Journal: journalctl -x -t outbound-events.
             """,
         version: OE_VERSION_STRING,
-        subcommands: [Check.self, SendTest.self, Emit.self, Status.self]
+        subcommands: [Check.self, SendTest.self, Emit.self, Status.self, AdminPassword.self]
     )
 }
 

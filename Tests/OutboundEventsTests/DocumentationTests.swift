@@ -28,6 +28,8 @@ struct DocumentationTests {
              markdownSection: "Email recipient settings", manSection: "EMAIL RECIPIENT SETTINGS"),
         Kind(name: "producer", keys: Producer.keys,
              markdownSection: "Producer settings", manSection: "PRODUCER SETTINGS"),
+        Kind(name: "daemon", keys: AdminSettings.keys,
+             markdownSection: "Daemon settings", manSection: "DAEMON SETTINGS"),
     ]
 
     static func read(_ path: String) throws -> String {

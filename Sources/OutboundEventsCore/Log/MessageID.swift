@@ -29,4 +29,6 @@ public enum MessageID: String, CaseIterable, Sendable {
     case reloadRefused = "ca96b84926e84ab3a5b54914bc659c13"
     case intakeProblem = "d8ee74c4ea9e4dc3a841ff04866a211b"
     case writerAbandoned = "c0d789acb853465f850e8871605e1dab"
+    // The Outbound Events page (SPEC 13).
+    case loginsPaused = "a30c81e77f92422eb59cce81772ab8a2"
 }

@@ -99,6 +99,9 @@ public struct SettingsFile: Sendable {
         }
     }
 
+    /// The agent's settings without outbound-eventsd's own `admin.*` keys: what an agent takes.
+    public var agentSettingsOnly: [Setting] { agent.filter { !AdminSettings.isAdminKey($0.key) } }
+
     static func isKeyByte(_ byte: UInt8) -> Bool {
         (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2E || byte == 0x5F
     }

@@ -49,6 +49,7 @@ public final class Producer: @unchecked Sendable {
         self.spool = spool
         profile = try Agent.loadProfile(settings.firmwareProfile)
         intake = try IntakeFile.attach(spool: spool)
+        intake.testStop = .fromEnvironment
         clock = environment.clock
         sink = environment.log ?? Agent.makeSink(settings)
         // The first to open the intake after a power cut may be a producer: numbering goes on

@@ -155,8 +155,12 @@ final class Daemon: @unchecked Sendable {
         while !stopping.withLock({ $0 }) {
             let taken = intake.take(limit: Self.batch, floor: agent.nextSequence, now: ConditionLock.now()) { agent.accept($0) }
             for pid in taken.abandoned {
-                let note = "a producer (pid \(pid)) died while writing an event into \(intake.path): its unfinished record was skipped (never acknowledged, so nothing is lost); \(intake.abandoned) such records since the intake was made"
-                agent.log(LogEntry(.warning, .writerAbandoned, note, fields: [("OE_PID", String(pid)), ("OE_SPOOL", agent.spoolPath)]))
+                let note = pid == 0
+                    ? "a producer reserved room for an event in \(intake.path) and did not write it within 1 s (killed, or stopped): the room was skipped (the event was never acknowledged; a producer still alive writes it again further on); \(intake.abandoned) such records since the intake was made"
+                    : "a producer (pid \(pid)) died while writing an event into \(intake.path): its unfinished record was skipped (never acknowledged, so nothing is lost); \(intake.abandoned) such records since the intake was made"
+                var fields: [(name: String, value: String)] = [("OE_SPOOL", agent.spoolPath)]
+                if pid != 0 { fields.append(("OE_PID", String(pid))) }
+                agent.log(LogEntry(.warning, .writerAbandoned, note, fields: fields))
             }
             damaged += taken.damaged
             var problems: [String] = []

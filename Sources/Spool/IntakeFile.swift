@@ -241,11 +241,13 @@ public final class IntakeFile: @unchecked Sendable {
                 return .full
             }
             guard csystem_cas_pair(pair, position, seq, end, seq + 1) == 1 else { continue }
+            if testStop == .afterClaim { stopForTest() }
             if skip > 0 {
                 _ = pad(position, length: Int(skip), expected: csystem_load64(frame(position).assumingMemoryBound(to: UInt64.self)))
             }
             let framePosition = position + skip
             guard begin(framePosition, length: stride, pid: pid) else { continue }
+            if testStop == .afterMark { stopForTest() }
             let at = frame(framePosition)
             EventRecord.write(at: at + Self.frameHeader, size: size, seq: seq, mask: 0, timestamp: timestamp,
                               name: name, variables: variables, customFields: customFields, checksumSeed: seed)
@@ -259,6 +261,26 @@ public final class IntakeFile: @unchecked Sendable {
         }
     }
 
+    /// Where a producer stops itself (SIGSTOP) in its next append, for the tests of SPEC 12's
+    /// dead-writer promise: as if it were descheduled, or killed, between its claim and its
+    /// mark, or between its mark and its commit. Set at attach from `OE_TEST_STOP_PRODUCER`
+    /// (`claim` or `mark`); the firmware never sets it.
+    public enum TestStop {
+        case none, afterClaim, afterMark
+
+        public static var fromEnvironment: TestStop {
+            guard let value = getenv("OE_TEST_STOP_PRODUCER") else { return .none }
+            let text = String(cString: value)
+            return text == "claim" ? .afterClaim : text == "mark" ? .afterMark : .none
+        }
+    }
+    public var testStop = TestStop.none
+
+    func stopForTest() {
+        testStop = .none
+        raise(SIGSTOP)
+    }
+
     /// Marks the claimed frame at `position` as being written by `pid`. False when it cannot
     /// be used: the daemon padded it (this claim stayed unmarked past `abandonAfter`), or a
     /// frame of this lap is there already (a power cut took back the claim position: it is
@@ -270,6 +292,11 @@ public final class IntakeFile: @unchecked Sendable {
             if Self.state(word) != .padding && frameWord(at: position) != nil { repairClaim() }
             return false
         }
+        // A writer stopped past `abandonAfter` between its claim and here finds its claim padded
+        // and its room perhaps given back and claimed again on a later lap: `word` may then be
+        // a later producer's frame, which it must not mark. Room not given back when this check
+        // runs was not given back when `word` was loaded either, so `word` is no later lap's.
+        guard load(.free) <= position else { return false }
         guard csystem_cas64(at.assumingMemoryBound(to: UInt64.self), word,
                             stateWord(.writing, pid: pid, length: length, at: position)) == 1 else { return false }
         csystem_store64((at + 8).assumingMemoryBound(to: UInt64.self), position)
@@ -377,7 +404,8 @@ public final class IntakeFile: @unchecked Sendable {
         /// Frames that failed their checks (the file was changed by something else than a
         /// producer), skipped.
         public var damaged = 0
-        /// Claims whose writer died, turned into padding now: (pid, position).
+        /// Claims whose writer died, turned into padding now, each by its writer's pid: 0 for
+        /// a claim never marked (its writer stopped or died before it wrote its pid).
         public var abandoned: [Int32] = []
         /// The daemon's queue was full (policy reject): the rest waits in the intake.
         public var full = false
@@ -414,7 +442,10 @@ public final class IntakeFile: @unchecked Sendable {
             guard let word = frameWord(at: position) else {
                 // Claimed, not yet marked: a producer between its claim and its mark, or one
                 // that died there.
-                if abandonUnmarked(position, claimed: claimed, now: now) { continue }
+                if abandonUnmarked(position, claimed: claimed, now: now) {
+                    result.abandoned.append(0)
+                    continue
+                }
                 result.waiting = true
                 result.left = true
                 return result

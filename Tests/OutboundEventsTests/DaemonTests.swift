@@ -105,10 +105,13 @@ final class ProducerRun: @unchecked Sendable {
     let errors = Pipe()
     let id: String
 
-    init(spool: String, id: String, count: Int, then mode: [String] = []) throws {
+    init(spool: String, id: String, count: Int, then mode: [String] = [], environment: [String: String] = [:]) throws {
         self.id = id
         process.executableURL = URL(fileURLWithPath: producerChild)
         process.arguments = [spool, id, String(count)] + mode
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardOutput = output
         process.standardError = errors
         try process.run()
@@ -123,6 +126,13 @@ final class ProducerRun: @unchecked Sendable {
 
     func acknowledged() -> [Int] {
         finish().compactMap { $0.hasPrefix("ok ") ? Int($0.dropFirst(3)) : nil }
+    }
+
+    /// The state letter of /proc/PID/stat: "T" while stopped, nil once reaped.
+    var state: String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+              let close = stat.range(of: ") ", options: .backwards) else { return nil }
+        return String(stat[close.upperBound...].prefix(1))
     }
 
     var errorText: String { String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
@@ -213,6 +223,46 @@ struct DaemonTests {
             #expect(lost.isEmpty, "\(id): \(lost.count) acknowledged events did not arrive, e.g. \(lost.sorted().prefix(5))")
             #expect(arrived == Array(0..<arrived.count), "\(id): in order, none twice, none missing in between (\(arrived.count) arrived)")
         }
+        #expect(daemon.stop().status == 0)
+    }
+
+    @Test("a producer stopped between its claim and its mark holds the others up about 1 s, then writes its event again when it continues; one killed between its mark and its commit holds them up not at all; each is logged once")
+    func stoppedWriters() throws {
+        let receiver = try Receiver()
+        let daemon = try DaemonProcess("[http hook]\nurl = \(receiver.url)\n")
+        // The test hook: the producer stops itself (SIGSTOP) right after claiming room.
+        let stalled = try ProducerRun(spool: daemon.spool, id: "stalled", count: 1, then: ["flush", "30000"],
+                                      environment: ["OE_TEST_STOP_PRODUCER": "claim"])
+        #expect(waitUntil(10) { stalled.state == "T" }, "the producer stopped after its claim")
+        let began = Date()
+        let healthy = try ProducerRun(spool: daemon.spool, id: "healthy", count: 5, then: ["flush", "30000"])
+        #expect(healthy.finish().last == "flush 0", "\(healthy.errorText)")
+        let waited = Date().timeIntervalSince(began)
+        #expect(waited < 4, "the claim never marked is skipped after 1 s (and the daemon's next look): waited \(waited) s")
+        #expect((receiver.byProducer()["healthy"] ?? []).map(\.n) == [0, 1, 2, 3, 4])
+        #expect(daemon.log.components(separatedBy: "did not write it within 1 s").count - 1 == 1, "logged once: \(daemon.log)")
+        // Continued, it finds its room padded, claims again and writes its event further on.
+        kill(stalled.process.processIdentifier, SIGCONT)
+        let lines = stalled.finish()
+        #expect(lines.first == "ok 0" && lines.last == "flush 0", "\(lines) \(stalled.errorText)")
+        #expect((receiver.byProducer()["stalled"] ?? []).map(\.n) == [0], "its event arrives once")
+
+        // Stopped after its mark: a live writer is waited for; killed, it is skipped at once.
+        let killed = try ProducerRun(spool: daemon.spool, id: "killed", count: 1, then: ["pause"],
+                                     environment: ["OE_TEST_STOP_PRODUCER": "mark"])
+        #expect(waitUntil(10) { killed.state == "T" }, "the producer stopped after its mark")
+        let waiting = try ProducerRun(spool: daemon.spool, id: "after", count: 3, then: ["flush", "30000"])
+        #expect(waitUntil(10) { waiting.state == "S" || waiting.state == nil })
+        usleep(300_000)
+        #expect(receiver.byProducer()["after"] == nil, "events after a live writer's frame wait for it")
+        let pid = killed.process.processIdentifier
+        kill(pid, SIGKILL)
+        killed.process.waitUntilExit()
+        #expect(waiting.finish().last == "flush 0", "\(waiting.errorText)")
+        #expect((receiver.byProducer()["after"] ?? []).map(\.n) == [0, 1, 2])
+        #expect(receiver.byProducer()["killed"] == nil, "its event was never acknowledged")
+        #expect(daemon.log.components(separatedBy: "(pid \(pid)) died while writing").count - 1 == 1, "logged once: \(daemon.log)")
+        #expect(daemon.log.contains("2 such records since the intake was made"))
         #expect(daemon.stop().status == 0)
     }
 

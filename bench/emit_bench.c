@@ -41,7 +41,7 @@ struct ring {
 
 static struct ring baseline_ring;
 
-static void ring_append(struct ring *ring, const char *name, const oe_kv *variables, size_t count) {
+__attribute__((noinline)) static void ring_append(struct ring *ring, const char *name, const oe_kv *variables, size_t count) {
     size_t lengths[2 * 10];
     size_t name_length = strlen(name);
     for (size_t i = 0; i < count; i++) {

@@ -234,11 +234,12 @@ extension UnsafeMutableBufferPointer where Element == FieldSpan {
     /// Points spans `at..<at+count` at the strings of an oe_kv array; false if a key or value
     /// is NULL.
     func measure(_ pairs: UnsafePointer<oe_kv>?, _ count: Int, at start: Int) -> Bool {
+        guard count > 0, let pairs, let spans = baseAddress else { return true }
         var i = 0
         while i < count {
-            guard let key = pairs![i].key, let value = pairs![i].value else { return false }
-            initializeElement(at: start + i, to: FieldSpan(key: UnsafeRawBufferPointer(start: key, count: strlen(key)),
-                                                           value: UnsafeRawBufferPointer(start: value, count: strlen(value))))
+            guard let key = pairs[i].key, let value = pairs[i].value else { return false }
+            (spans + start + i).initialize(to: FieldSpan(key: UnsafeRawBufferPointer(start: key, count: strlen(key)),
+                                                         value: UnsafeRawBufferPointer(start: value, count: strlen(value))))
             i += 1
         }
         return true

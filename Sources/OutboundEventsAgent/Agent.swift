@@ -503,7 +503,7 @@ public final class Agent: @unchecked Sendable {
     func hasPending() -> Bool {
         slots.indices.contains { slot in
             guard let recipient = slots[slot], recipient.enabled else { return false }
-            return recipient.delivery.isSending || queue.slots[slot].hasPending
+            return recipient.delivery.isSending || queue.slot(slot).hasPending
         }
     }
 

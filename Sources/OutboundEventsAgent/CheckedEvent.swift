@@ -24,33 +24,46 @@ struct CheckedEvent {
         guard let eventIndex = profile.index(of: name) else {
             return .refused(.invalid, "event \(Values.quote(String(decoding: name, as: UTF8.self))) is not declared by the \(profile.name) profile")
         }
+        guard variables.count <= Int(UInt16.max), customFields.count <= Int(UInt16.max) else {
+            return .refused(.tooBig, "the event is larger than the queue accepts (\(maxEventSize) bytes)")
+        }
         var timestamp: Int64?
         var skip = -1
         var hasExternalKey = false
+        // The bytes the record takes (`EventRecord.size`), added up on the way: each field
+        // takes its two lengths and its bytes. Lengths are of memory the caller holds, so the
+        // sum cannot overflow.
+        var size = EventRecord.headerSize &+ name.count
         var i = 0
         while i < variables.count {
-            let key = variables.key(i)
+            let key = variables.key(i), value = variables.value(i)
             if let problem = fieldProblem(key) {
                 return .refused(.invalid, "variable \(i): \(problem)")
             }
-            if equals(key, "timestamp") {
-                guard let parsed = decimal(variables.value(i)) else {
+            switch reserved(key) {
+            case .none:
+                size &+= 4 &+ key.count &+ value.count
+            case .timestamp:
+                guard let parsed = decimal(value) else {
                     return .refused(.invalid, "variable timestamp: not decimal Unix seconds")
                 }
                 timestamp = parsed
                 skip = i
-            } else if equals(key, "event") || equals(key, "version") || equals(key, "appliance_id") {
+            case .setByAgent:
                 return .refused(.invalid, "variable \(String(decoding: key, as: UTF8.self)): set by the agent, not by the caller")
-            } else if equals(key, "external_key") && variables.value(i).count > 0 {
-                hasExternalKey = true
+            case .externalKey:
+                hasExternalKey = value.count > 0
+                size &+= 4 &+ key.count &+ value.count
             }
             i += 1
         }
         i = 0
         while i < customFields.count {
-            if let problem = fieldProblem(customFields.key(i)) {
+            let key = customFields.key(i)
+            if let problem = fieldProblem(key) {
                 return .refused(.invalid, "custom field \(i): \(problem)")
             }
+            size &+= 4 &+ key.count &+ customFields.value(i).count
             i += 1
         }
         if let repeated = variables.repeatedKey() {
@@ -59,13 +72,27 @@ struct CheckedEvent {
         if let repeated = customFields.repeatedKey() {
             return .refused(.invalid, "custom field \(Values.quote(String(decoding: customFields.key(repeated), as: UTF8.self))) given twice")
         }
-        let stored = skip >= 0 ? variables.removing(skip) : variables
-        guard let size = EventRecord.size(nameLength: name.count, variables: stored, customFields: customFields),
-              size <= maxEventSize else {
+        guard size <= EventRecord.maximumSize, size <= maxEventSize else {
             return .refused(.tooBig, "the event is larger than the queue accepts (\(maxEventSize) bytes)")
         }
+        let stored = skip >= 0 ? variables.removing(skip) : variables
         return .event(CheckedEvent(eventIndex: eventIndex, size: size, timestamp: timestamp, variables: stored,
                                    hasExternalKey: hasExternalKey))
+    }
+
+    /// The variable names the agent treats apart: told by their length first, so that most
+    /// names are passed over without a comparison.
+    enum Reserved { case none, timestamp, setByAgent, externalKey }
+
+    @inline(__always)
+    static func reserved(_ key: UnsafeRawBufferPointer) -> Reserved {
+        switch key.count {
+        case 5: equals(key, "event") ? .setByAgent : .none
+        case 7: equals(key, "version") ? .setByAgent : .none
+        case 9: equals(key, "timestamp") ? .timestamp : .none
+        case 12: equals(key, "external_key") ? .externalKey : equals(key, "appliance_id") ? .setByAgent : .none
+        default: .none
+        }
     }
 
     /// Names are firmware constants and reach the wire form-encoded, so only emptiness and
@@ -78,7 +105,7 @@ struct CheckedEvent {
 
     static func equals(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
         bytes.count == text.utf8CodeUnitCount
-            && bytes.elementsEqual(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+            && Fields.equal(bytes, UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int64? {

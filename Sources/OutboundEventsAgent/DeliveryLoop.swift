@@ -140,7 +140,7 @@ extension Agent {
     func startDue(_ now: Millis) {
         for slot in slots.indices {
             guard let recipient = slots[slot], recipient.enabled else { continue }
-            let head = queue.slots[slot].headSeq
+            let head = queue.slot(slot).headSeq
             if head == nil && !recipient.delivery.isSending { idleMask |= 1 << UInt64(slot) }
             drive(recipient, slot: slot, .tick(head: head), now: now)
         }
@@ -359,7 +359,7 @@ extension Agent {
         if alertInFlight || !alerts.isEmpty { return true }
         return slots.indices.contains { slot in
             guard let recipient = slots[slot], recipient.email != nil, recipient.enabled else { return false }
-            return recipient.delivery.isSending || queue.slots[slot].hasPending
+            return recipient.delivery.isSending || queue.slot(slot).hasPending
         }
     }
 
@@ -408,7 +408,7 @@ extension Agent {
 
     /// Overflow drops are summarised, at most one entry per recipient per housekeeping turn.
     func reportOverflow(_ recipient: Recipient, slot: Int) {
-        let dropped = queue.slots[slot].droppedOverflow
+        let dropped = queue.slot(slot).droppedOverflow
         guard dropped > recipient.overflowLogged else { return }
         let count = Int(dropped - recipient.overflowLogged)
         recipient.overflowLogged = dropped
@@ -424,7 +424,7 @@ extension Agent {
         var wake = Self.housekeepingInterval - (now - lastHousekeeping)
         for (slot, recipient) in slots.enumerated() {
             guard let recipient, recipient.enabled, let retry = recipient.delivery.retryTime,
-                  queue.slots[slot].hasPending else { continue }
+                  queue.slot(slot).hasPending else { continue }
             wake = min(wake, retry - now)
         }
         if !alertInFlight && !alerts.isEmpty && applied[Self.alertSlot] != nil {
@@ -452,7 +452,7 @@ extension Agent {
         for slot in slots.indices {
             guard let recipient = slots[slot], recipient.enabled else { continue }
             drive(recipient, slot: slot, .closing, now: now)
-            let count = queue.slots[slot].queued
+            let count = queue.slot(slot).queued
             if count > 0 && settings.queueSpool.isEmpty { lost.append((recipient.name, count)) }
         }
         lock.broadcast()
@@ -477,12 +477,12 @@ extension Agent {
             let what = result.failure == .tls && recipient.http != nil
                 ? "TLS with \(recipient.http?.url?.redacted ?? "") failed" : "failing"
             return [LogEntry(.warning, id,
-                            "recipient \(name) \(what): \(result.error) (event \(recipient.currentEventName) \(recipient.currentEventID), attempt \(delivery.attempts)); retrying every \(Self.duration(delivery.policy.retryInterval)), \(Self.count(queue.slots[slot].queued, "event")) queued",
+                            "recipient \(name) \(what): \(result.error) (event \(recipient.currentEventName) \(recipient.currentEventID), attempt \(delivery.attempts)); retrying every \(Self.duration(delivery.policy.retryInterval)), \(Self.count(queue.slot(slot).queued, "event")) queued",
                             fields: eventFields(recipient, result: result))]
         case .stillFailing:
             let streak = delivery.streak
             return [LogEntry(.notice, .recipientStillFailing,
-                            "recipient \(name) still failing after \(Self.duration(clock.monotonic() - (streak?.since ?? 0))): \(Self.count(streak?.failedAttempts ?? 0, "failed attempt")), \(Self.count(queue.slots[slot].queued, "event")) queued, \(streak?.dropped ?? 0) dropped; last error: \(streak?.lastError ?? "")",
+                            "recipient \(name) still failing after \(Self.duration(clock.monotonic() - (streak?.since ?? 0))): \(Self.count(streak?.failedAttempts ?? 0, "failed attempt")), \(Self.count(queue.slot(slot).queued, "event")) queued, \(streak?.dropped ?? 0) dropped; last error: \(streak?.lastError ?? "")",
                             fields: recipient.logFields + [("OE_ERROR", streak?.lastError ?? ""), ("OE_ATTEMPT", String(delivery.attempts))])]
         case .expired(let result, let attempts, let failingFor):
             var fields = eventFields(recipient, result: result)

@@ -56,8 +56,8 @@ extension Agent {
             URL:             \(http.url?.redacted ?? "")
             Last error:      \(streak.lastError)
             Failing since:   \(RFC3339.format(streak.sinceUnix))
-            Queued events:   \(queue.slots[slot].queued)
-            Dropped so far:  \(recipient.delivery.counters.droppedExpired) after their retry duration, \(queue.slots[slot].droppedOverflow) for lack of queue space
+            Queued events:   \(queue.slot(slot).queued)
+            Dropped so far:  \(recipient.delivery.counters.droppedExpired) after their retry duration, \(queue.slot(slot).droppedOverflow) for lack of queue space
             Retrying:        every \(Self.duration(http.retryInterval)); an event is dropped after \(Self.duration(http.retryDuration)) of failures
 
             While it keeps failing, this alert is sent again every \(Self.duration(http.emailAlertResend)); if its failing event is dropped with nothing queued behind it, one last alert says so.
@@ -78,7 +78,7 @@ extension Agent {
             Dropped event:   \(recipient.currentEventName) \(recipient.currentEventID)
             Last error:      \(streak.lastError)
             Failing since:   \(RFC3339.format(streak.sinceUnix))
-            Dropped so far:  \(recipient.delivery.counters.droppedExpired) after their retry duration (\(Self.duration(http.retryDuration))), \(queue.slots[slot].droppedOverflow) for lack of queue space
+            Dropped so far:  \(recipient.delivery.counters.droppedExpired) after their retry duration (\(Self.duration(http.retryDuration))), \(queue.slot(slot).droppedOverflow) for lack of queue space
 
             This is the last alert about it: the next comes only if a new event fails for \(Self.duration(http.emailAlertAfter)).
             On the appliance: journalctl -x -t \(settings.logIdentifier) OE_RECIPIENT=\(recipient.name)

@@ -127,7 +127,9 @@ public enum TestEvent {
         queue.activate(0, name: "send-test")
         let name = Array(event.utf8)
         StringFields(variables).withFields { fields in
-            let size = EventRecord.size(nameLength: name.count, variables: fields, customFields: .none) ?? 0
+            // Larger than a record can be: no event, so an empty body.
+            guard let size = EventRecord.size(nameLength: name.count, variables: fields, customFields: .none),
+                  size <= memory.count / 4 else { return }
             _ = name.withUnsafeBytes { queue.append(size: size, mask: 1, timestamp: timestamp, name: $0, variables: fields, customFields: .none) }
         }
         var body: [UInt8] = []

@@ -130,9 +130,9 @@ extension Agent {
                 name: recipient.name, kind: recipient.kind.rawValue, enabled: recipient.enabled,
                 url: recipient.http?.url?.redacted, addresses: recipient.email?.addresses,
                 refusedAddresses: recipient.email != nil ? delivery.counters.refusedAddresses : nil,
-                status: recipient.statusText, queued: recipient.enabled ? queue.slots[slot].queued : 0,
+                status: recipient.statusText, queued: recipient.enabled ? queue.slot(slot).queued : 0,
                 delivered: delivery.counters.delivered, droppedExpired: delivery.counters.droppedExpired,
-                droppedOverflow: queue.slots[slot].droppedOverflow, discarded: recipient.discarded,
+                droppedOverflow: queue.slot(slot).droppedOverflow, discarded: recipient.discarded,
                 failingSince: delivery.streak?.sinceUnix, lastHTTPStatus: recipient.http != nil ? delivery.lastStatus : nil,
                 attempts: delivery.attempts, events: events)
         }

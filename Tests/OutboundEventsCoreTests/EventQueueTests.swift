@@ -73,7 +73,7 @@ struct EventQueueTests {
         let single = f.queue.usedBytes
         #expect(f.queue.count == 1)
         #expect(single < 128)
-        for slot in 0..<64 { #expect(f.queue.slots[slot].queued == 1) }
+        for slot in 0..<64 { #expect(f.queue.slot(slot).queued == 1) }
     }
 
     @Test("a failed delivery keeps the event at the head of line")
@@ -139,8 +139,8 @@ struct EventQueueTests {
         for i in 0..<200 { f.append("e\(i)", mask: 0b11, padding: 40) }
         let kept = f.queue.count
         #expect(kept < 200 && kept > 20)
-        #expect(f.queue.slots[0].droppedOverflow == UInt64(200 - kept))
-        #expect(f.queue.slots[1].droppedOverflow == UInt64(200 - kept))
+        #expect(f.queue.slot(0).droppedOverflow == UInt64(200 - kept))
+        #expect(f.queue.slot(1).droppedOverflow == UInt64(200 - kept))
         #expect(f.queue.droppedOverflow == UInt64(200 - kept))
         #expect(f.queue.usedBytes <= 4096)
         #expect(f.drain(0) == ((200 - kept)..<200).map { "e\($0)" })
@@ -166,7 +166,7 @@ struct EventQueueTests {
         #expect(view?.nameString == "head")
         for i in 0..<100 { f.append("e\(i)", mask: 1, padding: 40) }
         #expect(f.queue.finishDelivery(0, .failed) == .evicted)
-        let droppedAfterFailure = f.queue.slots[0].droppedOverflow
+        let droppedAfterFailure = f.queue.slot(0).droppedOverflow
         #expect(droppedAfterFailure == f.queue.droppedOverflow)
         #expect(f.deliver(0) != "head")
     }
@@ -210,6 +210,29 @@ struct EventQueueTests {
     func crcCheckValue() {
         let bytes = Array("123456789".utf8)
         #expect(bytes.withUnsafeBytes { CRC32C.checksum($0) } == 0xE306_9283)
+    }
+
+    @Test("a key given twice is found whatever the keys, as a comparison of every pair finds it")
+    func repeatedKeys() {
+        // Keys that share length, first and last bytes (customer, computer), short keys, keys
+        // of up to 20 bytes over a small alphabet: many collide in the filter.
+        var state: UInt64 = 0x5EED
+        func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state >> 33
+        }
+        for _ in 0..<3000 {
+            let count = Int(next() % 12)
+            let keys = (0..<count).map { _ in
+                String((0..<Int(next() % 20)).map { _ in ["c", "o", "m", "p", "u", "t", "e", "r", "s"][Int(next() % 9)] })
+            }
+            var expected: Int?
+            for i in keys.indices where expected == nil && keys[..<i].contains(keys[i]) { expected = i }
+            let found = StringFields(keys.map { ($0, "") }).withFields { $0.repeatedKey() }
+            #expect(found == expected, "\(keys)")
+        }
+        let found = StringFields([("customer", "a"), ("computer", "b"), ("customer", "c")]).withFields { $0.repeatedKey() }
+        #expect(found == 2)
     }
 
     @Test("the record limit is min(64 KiB, capacity / 4)")

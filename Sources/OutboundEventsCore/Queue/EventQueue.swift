@@ -56,7 +56,9 @@ public final class EventQueue {
     public let header: SpoolHeader?
     let checksumSeed: UInt32?
     public var policy: OverflowPolicy
-    public private(set) var slots = Array(repeating: Slot(), count: EventQueue.maxSlots)
+    /// Per-slot state, outside an `Array`: `oe_emit` books a record without bounds or
+    /// uniqueness checks. Read from outside through `slot(_:)`.
+    let slots: UnsafeMutablePointer<Slot>
     public private(set) var activeMask: UInt64 = 0
 
     var tail = 0
@@ -80,6 +82,19 @@ public final class EventQueue {
         self.header = header
         checksumSeed = header.map { SpoolHeader.checksumSeed($0.instance) }
         nextSeq = max(header?.nextSeq ?? 1, 1)
+        slots = .allocate(capacity: Self.maxSlots)
+        slots.initialize(repeating: Slot(), count: Self.maxSlots)
+    }
+
+    deinit {
+        slots.deinitialize(count: Self.maxSlots)
+        slots.deallocate()
+    }
+
+    /// The state of slot `index` (0 to `maxSlots` - 1).
+    public func slot(_ index: Int) -> Slot {
+        precondition(index >= 0 && index < Self.maxSlots)
+        return slots[index]
     }
 
     /// The largest record the queue takes: min(64 KiB, capacity / 4) (SPEC section 3).

@@ -23,20 +23,44 @@ public struct Fields {
     @inline(__always) public func value(_ index: Int) -> UnsafeRawBufferPointer { spans[index].value }
 
     /// The first field whose key an earlier field has too, nil when every key is different.
-    /// Keys seen so far go into a 64-bit filter; only a key whose bit is already set is
-    /// compared with the ones before it. Allocates nothing.
+    /// Keys seen so far go into a 128-bit filter, by a hash of their length and of their
+    /// first and last bytes (every byte of a key of up to 16); only a key whose bit is set
+    /// already is compared with the ones before it. Allocates nothing.
     public func repeatedKey() -> Int? {
-        var seen: UInt64 = 0
+        var low: UInt64 = 0, high: UInt64 = 0
         var i = 0
         while i < count {
-            let key = spans[i].key
-            let mix = key.isEmpty ? 0 : key.count &* 31 &+ Int(key[0]) &* 7 &+ Int(key[key.count - 1])
-            let bit: UInt64 = 1 << UInt64(mix & 63)
-            if seen & bit != 0, firstIndex(of: key, before: i) != nil { return i }
-            seen |= bit
+            let bit = Self.filterBit(spans[i].key)
+            let word: UInt64 = 1 << (bit & 63)
+            if bit < 64 {
+                if low & word != 0, firstIndex(of: spans[i].key, before: i) != nil { return i }
+                low |= word
+            } else {
+                if high & word != 0, firstIndex(of: spans[i].key, before: i) != nil { return i }
+                high |= word
+            }
             i += 1
         }
         return nil
+    }
+
+    /// 0 to 127, from a hash of the key's length and its first and last (up to) 8 bytes.
+    @inline(__always)
+    static func filterBit(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        let n = key.count
+        var first: UInt64 = 0, last: UInt64 = 0
+        if n >= 8 {
+            first = key.loadUnaligned(as: UInt64.self)
+            last = key.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        } else if n >= 4 {
+            first = UInt64(key.loadUnaligned(as: UInt32.self))
+            last = UInt64(key.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self))
+        } else if n > 0 {
+            first = UInt64(key[0]) | UInt64(key[n / 2]) << 8
+            last = UInt64(key[n - 1])
+        }
+        let mixed = (first ^ (last &<< 29 | last &>> 35) ^ UInt64(n)) &* 0x9E37_79B9_7F4A_7C15
+        return mixed >> 57
     }
 
     /// The first field before `end` whose key is `key`.
@@ -54,8 +78,8 @@ public struct Fields {
     }
 
     /// Byte equality of two buffers of the same length.
-    @inline(__always)
-    static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    @inlinable @inline(__always)
+    public static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         var j = 0
         while j < a.count {
             if a[j] != b[j] { return false }
@@ -175,23 +199,26 @@ public enum EventRecord {
         seal(at, size: size, seed: checksumSeed)
     }
 
+    // A record's size is checked before it is written (`size(...)`: at most 64 KiB), so no
+    // offset can overflow and every length fits its u16: the copy runs without overflow or
+    // range checks.
+    @inline(__always)
     static func put(_ bytes: UnsafeRawBufferPointer, at: UnsafeMutableRawPointer, offset: inout Int) {
-        if let base = bytes.baseAddress, bytes.count > 0 {
-            (at + offset).copyMemory(from: base, byteCount: bytes.count)
-        }
-        offset += bytes.count
+        let count = bytes.count
+        if count > 0 { (at + offset).copyMemory(from: bytes.baseAddress.unsafelyUnwrapped, byteCount: count) }
+        offset &+= count
     }
 
+    @inline(__always)
     static func putPair(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, at: UnsafeMutableRawPointer,
                         offset: inout Int) {
-        at.storeBytes(of: UInt16(key.count).littleEndian, toByteOffset: offset, as: UInt16.self)
-        at.storeBytes(of: UInt16(value.count).littleEndian, toByteOffset: offset + 2, as: UInt16.self)
-        offset += 4
+        at.storeBytes(of: UInt16(truncatingIfNeeded: key.count).littleEndian, toByteOffset: offset, as: UInt16.self)
+        at.storeBytes(of: UInt16(truncatingIfNeeded: value.count).littleEndian, toByteOffset: offset &+ 2, as: UInt16.self)
+        offset &+= 4
         put(key, at: at, offset: &offset)
         put(value, at: at, offset: &offset)
     }
 
-    /// Writes the checksum of a record whose other bytes are in place (0 without a seed).
     static func seal(_ at: UnsafeMutableRawPointer, size: Int, seed: UInt32?) {
         let crc = seed.map { CRC32C.checksum(UnsafeRawBufferPointer(start: at + 8, count: size - 8), seed: $0) } ?? 0
         at.storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self)

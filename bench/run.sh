@@ -12,6 +12,7 @@
 #   sync:     the slowest oe_emit, and its lateness against its schedule, with a spool whose
 #             syncs take 100 ms (bench/slowsync.c preloaded) against the same spool on the same
 #             disk with fast syncs; oe_agent_sync calls per second from 1, 2 and 8 threads
+#   callgrind: instructions per in-process oe_emit (bench/callgrind.sh)
 #   embedded: the shipped Embedded Swift library against the same sources in normal Swift (emit,
 #             delivery, size); resident memory of a process with one agent against the C
 #             equivalent, and the time of oe_agent_new
@@ -177,4 +178,14 @@ print("|---|---|")
 for threads in (1, 2, 8):
     print("| %d | %.0f |" % (threads, median("sync_calls_%d" % threads)))
 PY
+{
+    echo
+    echo "## Instructions per in-process oe_emit (callgrind)"
+    echo
+    echo "\`bench/callgrind.sh\`: valgrind's callgrind counts the instructions inside \`oe_emit\` (the"
+    echo "emit benchmark's agent, one thread) and inside the C ring's append; a count, so a busy machine"
+    echo "does not change it. Goal: at most 1,500."
+    echo
+    echo "    $(bench/callgrind.sh "$lib" 100000)"
+} >> bench/RESULTS.md
 echo "wrote bench/RESULTS.md"

@@ -47,7 +47,8 @@ extension Agent {
         lock.withLock {
             var lowest = UInt64.max
             for slot in slots.indices {
-                guard let recipient = slots[slot], recipient.enabled, let head = queue.slot(slot).headSeq else { continue }
+                guard let recipient = slots[slot], recipient.enabled,
+                      let head = queue.slot(slot).headSeq else { continue }
                 lowest = min(lowest, head)
             }
             return lowest

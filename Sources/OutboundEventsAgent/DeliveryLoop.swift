@@ -50,7 +50,8 @@ extension Agent {
                 lastHousekeeping = now
                 housekeeping(now)
             }
-            if (!statusPath.isEmpty || environment.publishStatus != nil) && now - lastStatusWrite >= Self.statusInterval {
+            if (!statusPath.isEmpty || environment.publishStatus != nil)
+               && now - lastStatusWrite >= Self.statusInterval {
                 lastStatusWrite = now
                 status = statusSnapshot()
             }
@@ -99,11 +100,13 @@ extension Agent {
                 recipient.currentEvent.append(contentsOf: event.bytes)
                 if let http = recipient.http {
                     pendingSends.append(.webhook(PendingWebhook(slot: slot, recipient: recipient, seq: event.seq,
-                                                                 customFields: http.sendCustomFields, format: http.bodyFormat,
+                                                                 customFields: http.sendCustomFields,
+                                                                 format: http.bodyFormat,
                                                                  signingKeys: http.signingKeys, wire: wire)))
                 } else if let email = recipient.email {
-                    pendingSends.append(.mail(PendingEventMail(slot: slot, recipient: recipient, seq: event.seq, wire: wire, settings: email,
-                                                           applianceID: settings.applianceID, from: mailFrom)))
+                    pendingSends.append(.mail(PendingEventMail(slot: slot, recipient: recipient, seq: event.seq,
+                                                               wire: wire, settings: email,
+                                                               applianceID: settings.applianceID, from: mailFrom)))
                 }
             case .cancelAttempt:
                 // The transfer itself is cancelled by the delivery thread (reconcileTransport,
@@ -119,7 +122,8 @@ extension Agent {
                 lock.broadcast()
                 if count > 0 {
                     logLater(LogEntry(.notice, .eventsDiscarded,
-                                      "recipient \(Values.quote(recipient.name)) \(reason.rawValue): \(Self.count(count, "pending event")) discarded",
+                                      "recipient \(Values.quote(recipient.name)) \(reason.rawValue): "
+                                          + "\(Self.count(count, "pending event")) discarded",
                                       fields: recipient.logFields))
                 }
             case .log(let kind):
@@ -129,7 +133,8 @@ extension Agent {
             case .sendDroppedAlert:
                 queueDroppedAlert(recipient, slot: slot, now: now)
             case .sendRecoveryAlert(let failedFor, let failedAttempts, let dropped):
-                queueRecoveryAlert(recipient, failedFor: failedFor, failedAttempts: failedAttempts, dropped: dropped, now: now)
+                queueRecoveryAlert(recipient, failedFor: failedFor, failedAttempts: failedAttempts, dropped: dropped,
+                                   now: now)
             }
         }
     }
@@ -157,7 +162,8 @@ extension Agent {
 
     /// An attempt of a recipient finished.
     func apply(_ result: DeliveryResult, slot: Int, now: Millis) {
-        guard let recipient = slots[slot], recipient.enabled, ready(slot, recipient), recipient.delivery.isSending else { return }
+        guard let recipient = slots[slot], recipient.enabled, ready(slot, recipient),
+              recipient.delivery.isSending else { return }
         if recipient.email != nil {
             mailResults += 1
             noteRelay(result)
@@ -184,7 +190,9 @@ extension Agent {
             }
             if let recipient, recipient.enabled {
                 let policy = recipient.policy(smtpRetryInterval: settings.smtp.retryInterval)
-                if recipient.delivery.policy != policy { drive(recipient, slot: slot, .policyChanged(policy), now: now) }
+                if recipient.delivery.policy != policy {
+                    drive(recipient, slot: slot, .policyChanged(policy), now: now)
+                }
             }
             let current = applied[slot]
             if current?.recipient === desired?.recipient && current?.target == desired?.target {
@@ -295,8 +303,10 @@ extension Agent {
         recipient.currentEvent.withUnsafeBytes { bytes in
             recipient.currentEventName = EventView(bytes).nameString
             switch webhook.format {
-            case .form: webhook.wire.body(of: EventView(bytes), customFields: webhook.customFields, into: &recipient.body)
-            case .json: webhook.wire.jsonBody(of: EventView(bytes), customFields: webhook.customFields, into: &recipient.body)
+            case .form:
+                webhook.wire.body(of: EventView(bytes), customFields: webhook.customFields, into: &recipient.body)
+            case .json:
+                webhook.wire.jsonBody(of: EventView(bytes), customFields: webhook.customFields, into: &recipient.body)
             }
         }
         let attemptTime = clock.unixSeconds()
@@ -328,13 +338,19 @@ extension Agent {
         let alert = alerts[0]
         if result.succeeded {
             alerts.removeFirst()
-            for refusal in result.refusedAddresses { logLater(refusedEntry(refusal, recipient: alert.recipient, what: "alert email")) }
-            logLater(LogEntry(.info, .alertSent, "alert email sent to \(alert.envelope.recipients.joined(separator: ", ")): \(alert.subject)",
+            for refusal in result.refusedAddresses {
+                logLater(refusedEntry(refusal, recipient: alert.recipient, what: "alert email"))
+            }
+            logLater(LogEntry(.info, .alertSent,
+                              "alert email sent to \(alert.envelope.recipients.joined(separator: ", "))"
+                                  + ": \(alert.subject)",
                               fields: [("OE_RECIPIENT", alert.recipient)]))
             alertNextAttempt = now
         } else if now - alert.queuedAt >= Self.alertLifetime {
             alerts.removeFirst()
-            logLater(LogEntry(.warning, .emailDropped, "alert email dropped after \(Self.duration(Self.alertLifetime)) of failed attempts: \(alert.subject); last error: \(result.error)",
+            logLater(LogEntry(.warning, .emailDropped,
+                              "alert email dropped after \(Self.duration(Self.alertLifetime)) of failed attempts: "
+                                  + "\(alert.subject); last error: \(result.error)",
                               fields: [("OE_RECIPIENT", alert.recipient), ("OE_ERROR", result.error)]))
             alertNextAttempt = now
         } else {
@@ -380,7 +396,8 @@ extension Agent {
         nextRelayCheck = clock.monotonic() + settings.smtp.retryInterval
         if result.succeeded {
             if case .failing(let previous) = smtpStatus {
-                logLater(LogEntry(.notice, .smtpRecovered, "SMTP relay \(settings.smtp.host) accepts mail again (it failed with: \(previous))",
+                logLater(LogEntry(.notice, .smtpRecovered,
+                                  "SMTP relay \(settings.smtp.host) accepts mail again (it failed with: \(previous))",
                                   fields: [("OE_URL", relayAddress)]))
             }
             smtpStatus = .ok
@@ -394,7 +411,9 @@ extension Agent {
         }
     }
 
-    var relayAddress: String { "\(settings.smtp.encryption == .tls ? "smtps" : "smtp")://\(settings.smtp.host):\(settings.smtp.effectivePort)" }
+    var relayAddress: String {
+        "\(settings.smtp.encryption == .tls ? "smtps" : "smtp")://\(settings.smtp.host):\(settings.smtp.effectivePort)"
+    }
 
     // MARK: Periodic work
 
@@ -414,7 +433,9 @@ extension Agent {
         recipient.overflowLogged = dropped
         let action = settings.queueOverflow == .dropOldest ? "evicted to make room" : "refused"
         logLater(LogEntry(.warning, .queueOverflow,
-                          "queue full: \(Self.count(count, "event")) for recipient \(Values.quote(recipient.name)) \(action) (queue.capacity \(settings.queueCapacity) bytes, queue.overflow \(settings.queueOverflow.rawValue)); \(dropped) in all",
+                          "queue full: \(Self.count(count, "event")) for recipient \(Values.quote(recipient.name))"
+                              + " \(action) (queue.capacity \(settings.queueCapacity) bytes,"
+                              + " queue.overflow \(settings.queueOverflow.rawValue)); \(dropped) in all",
                           fields: recipient.logFields))
     }
 
@@ -460,7 +481,8 @@ extension Agent {
         let total = lost.reduce(0) { $0 + $1.count }
         let detail = lost.map { "\($0.name): \($0.count)" }.joined(separator: ", ")
         logLater(LogEntry(.error, .eventsLostAtShutdown,
-                          "closing after shutdown_timeout: \(Self.count(total, "undelivered event")) lost (no queue.spool) — \(detail)",
+                          "closing after shutdown_timeout: \(Self.count(total, "undelivered event")) lost"
+                              + " (no queue.spool) — \(detail)",
                           fields: [("OE_LOST_EVENTS", String(total))]))
     }
 
@@ -477,28 +499,47 @@ extension Agent {
             let what = result.failure == .tls && recipient.http != nil
                 ? "TLS with \(recipient.http?.url?.redacted ?? "") failed" : "failing"
             return [LogEntry(.warning, id,
-                            "recipient \(name) \(what): \(result.error) (event \(recipient.currentEventName) \(recipient.currentEventID), attempt \(delivery.attempts)); retrying every \(Self.duration(delivery.policy.retryInterval)), \(Self.count(queue.slot(slot).queued, "event")) queued",
+                            "recipient \(name) \(what): \(result.error)"
+                                + " (event \(recipient.currentEventName) \(recipient.currentEventID),"
+                                + " attempt \(delivery.attempts)); retrying every"
+                                + " \(Self.duration(delivery.policy.retryInterval)),"
+                                + " \(Self.count(queue.slot(slot).queued, "event")) queued",
                             fields: eventFields(recipient, result: result))]
         case .stillFailing:
             let streak = delivery.streak
             return [LogEntry(.notice, .recipientStillFailing,
-                            "recipient \(name) still failing after \(Self.duration(clock.monotonic() - (streak?.since ?? 0))): \(Self.count(streak?.failedAttempts ?? 0, "failed attempt")), \(Self.count(queue.slot(slot).queued, "event")) queued, \(streak?.dropped ?? 0) dropped; last error: \(streak?.lastError ?? "")",
-                            fields: recipient.logFields + [("OE_ERROR", streak?.lastError ?? ""), ("OE_ATTEMPT", String(delivery.attempts))])]
+                            "recipient \(name) still failing after"
+                                + " \(Self.duration(clock.monotonic() - (streak?.since ?? 0))):"
+                                + " \(Self.count(streak?.failedAttempts ?? 0, "failed attempt")),"
+                                + " \(Self.count(queue.slot(slot).queued, "event")) queued,"
+                                + " \(streak?.dropped ?? 0) dropped; last error: \(streak?.lastError ?? "")",
+                            fields: recipient.logFields
+                                + [("OE_ERROR", streak?.lastError ?? ""), ("OE_ATTEMPT", String(delivery.attempts))])]
         case .expired(let result, let attempts, let failingFor):
             var fields = eventFields(recipient, result: result)
             fields.removeAll { $0.name == "OE_ATTEMPT" }
             fields.append(("OE_ATTEMPT", String(attempts)))
             return [LogEntry(.warning, recipient.email != nil ? .emailDropped : .eventExpired,
-                            "recipient \(name) dropped event \(recipient.currentEventName) \(recipient.currentEventID) after \(Self.count(attempts, "attempt")) over \(Self.duration(failingFor)) (retry_duration \(Self.duration(delivery.policy.retryDuration))); last error: \(result.error)",
+                            "recipient \(name) dropped event \(recipient.currentEventName) \(recipient.currentEventID)"
+                                + " after \(Self.count(attempts, "attempt")) over \(Self.duration(failingFor))"
+                                + " (retry_duration \(Self.duration(delivery.policy.retryDuration)));"
+                                + " last error: \(result.error)",
                             fields: fields)]
         case .recovered(let after, let failedAttempts, let dropped):
             return [LogEntry(.notice, .recipientRecovered,
-                            "recipient \(name) recovered after \(Self.duration(after)) and \(Self.count(failedAttempts, "failed attempt")) (\(Self.count(dropped, "event")) dropped meanwhile)",
-                            fields: recipient.logFields + [("OE_EVENT", recipient.currentEventName), ("OE_EVENT_ID", recipient.currentEventID)]
-                                + (delivery.lastStatus.map { [(recipient.http != nil ? "OE_HTTP_STATUS" : "OE_SMTP_STATUS", String($0))] } ?? []))]
+                            "recipient \(name) recovered after \(Self.duration(after))"
+                                + " and \(Self.count(failedAttempts, "failed attempt"))"
+                                + " (\(Self.count(dropped, "event")) dropped meanwhile)",
+                            fields: recipient.logFields
+                                + [("OE_EVENT", recipient.currentEventName), ("OE_EVENT_ID", recipient.currentEventID)]
+                                + (delivery.lastStatus.map {
+                                    [(recipient.http != nil ? "OE_HTTP_STATUS" : "OE_SMTP_STATUS", String($0))]
+                                } ?? []))]
         case .addressesRefused(let refused):
-            return refused.map { refusedEntry($0, recipient: recipient.name,
-                                               what: "email for event \(recipient.currentEventName) \(recipient.currentEventID)") }
+            return refused.map {
+                refusedEntry($0, recipient: recipient.name,
+                             what: "email for event \(recipient.currentEventName) \(recipient.currentEventID)")
+            }
         }
     }
 
@@ -506,7 +547,8 @@ extension Agent {
     /// delivered to it, never silent.
     func refusedEntry(_ refusal: RefusedAddress, recipient: String, what: String) -> LogEntry {
         LogEntry(.warning, .addressRefused,
-                 "recipient \(Values.quote(recipient)): the relay refused \(refusal.address) for the \(what) (the other addresses got it): \(refusal.reply)",
+                 "recipient \(Values.quote(recipient)): the relay refused \(refusal.address) for the \(what)"
+                     + " (the other addresses got it): \(refusal.reply)",
                  fields: [("OE_RECIPIENT", recipient), ("OE_ADDRESS", refusal.address), ("OE_ERROR", refusal.reply)])
     }
 
@@ -534,7 +576,10 @@ extension Agent {
         let seconds = millis / 1000
         if seconds < 60 { return "\(seconds)s" }
         if seconds < 3600 { return seconds % 60 == 0 ? "\(seconds / 60)m" : "\(seconds / 60)m \(seconds % 60)s" }
-        if seconds < 86_400 { return seconds % 3600 / 60 == 0 ? "\(seconds / 3600)h" : "\(seconds / 3600)h \(seconds % 3600 / 60)m" }
-        return seconds % 86_400 / 3600 == 0 ? "\(seconds / 86_400)d" : "\(seconds / 86_400)d \(seconds % 86_400 / 3600)h"
+        if seconds < 86_400 {
+            return seconds % 3600 / 60 == 0 ? "\(seconds / 3600)h" : "\(seconds / 3600)h \(seconds % 3600 / 60)m"
+        }
+        return seconds % 86_400 / 3600 == 0
+            ? "\(seconds / 86_400)d" : "\(seconds / 86_400)d \(seconds % 86_400 / 3600)h"
     }
 }

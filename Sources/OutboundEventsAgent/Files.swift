@@ -7,7 +7,10 @@ enum Files {
     /// Reads a whole text file (a firmware profile, a settings file): at most 1 MiB.
     static func readText(_ path: String, key: String) throws(ConfigError) -> String {
         let fd = csystem_open(path, O_RDONLY | O_CLOEXEC, 0)
-        guard fd >= 0 else { let reason = errorText(); throw ConfigError(.io, "\(key): cannot open \(path): \(reason)") }
+        guard fd >= 0 else {
+            let reason = errorText()
+            throw ConfigError(.io, "\(key): cannot open \(path): \(reason)")
+        }
         defer { CSystem.close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)

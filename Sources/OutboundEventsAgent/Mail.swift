@@ -49,18 +49,25 @@ extension Agent {
     func queueFailureAlert(_ recipient: Recipient, slot: Int, now: Millis) {
         guard let http = recipient.http, let streak = recipient.delivery.streak else { return }
         let failingFor = Self.duration(now - streak.since)
-        let subject = "Outbound events: HTTP recipient \"\(recipient.name)\" on \(settings.applianceID) failing for \(failingFor)"
+        let subject = "Outbound events: HTTP recipient \"\(recipient.name)\" on \(settings.applianceID)"
+            + " failing for \(failingFor)"
+        let droppedSoFar = "\(recipient.delivery.counters.droppedExpired) after their retry duration,"
+            + " \(queue.slot(slot).droppedOverflow) for lack of queue space"
+        let retrying = "every \(Self.duration(http.retryInterval)); an event is dropped after"
+            + " \(Self.duration(http.retryDuration)) of failures"
         let body = """
-            The HTTP recipient "\(recipient.name)" of appliance \(settings.applianceID) has not accepted events for \(failingFor).
+            The HTTP recipient "\(recipient.name)" of appliance \(settings.applianceID) has not accepted \
+            events for \(failingFor).
 
             URL:             \(http.url?.redacted ?? "")
             Last error:      \(streak.lastError)
             Failing since:   \(RFC3339.format(streak.sinceUnix))
             Queued events:   \(queue.slot(slot).queued)
-            Dropped so far:  \(recipient.delivery.counters.droppedExpired) after their retry duration, \(queue.slot(slot).droppedOverflow) for lack of queue space
-            Retrying:        every \(Self.duration(http.retryInterval)); an event is dropped after \(Self.duration(http.retryDuration)) of failures
+            Dropped so far:  \(droppedSoFar)
+            Retrying:        \(retrying)
 
-            While it keeps failing, this alert is sent again every \(Self.duration(http.emailAlertResend)); if its failing event is dropped with nothing queued behind it, one last alert says so.
+            While it keeps failing, this alert is sent again every \(Self.duration(http.emailAlertResend)); \
+            if its failing event is dropped with nothing queued behind it, one last alert says so.
             On the appliance: journalctl -x -t \(settings.logIdentifier) OE_RECIPIENT=\(recipient.name)
             """
         queueAlert(recipient.name, to: http.emailContacts, subject: subject, body: body, now: now)
@@ -70,17 +77,22 @@ extension Agent {
     /// duration, or evicted for room) and nothing else waits, so nothing is failing any more.
     func queueDroppedAlert(_ recipient: Recipient, slot: Int, now: Millis) {
         guard let http = recipient.http, let streak = recipient.delivery.streak else { return }
-        let subject = "Outbound events: HTTP recipient \"\(recipient.name)\" on \(settings.applianceID) dropped its last queued event; alerts end"
+        let subject = "Outbound events: HTTP recipient \"\(recipient.name)\" on \(settings.applianceID)"
+            + " dropped its last queued event; alerts end"
+        let droppedSoFar = "\(recipient.delivery.counters.droppedExpired) after their retry duration"
+            + " (\(Self.duration(http.retryDuration))), \(queue.slot(slot).droppedOverflow) for lack of queue space"
         let body = """
-            The HTTP recipient "\(recipient.name)" of appliance \(settings.applianceID) was still failing when its last queued event was dropped. Nothing is queued for it now.
+            The HTTP recipient "\(recipient.name)" of appliance \(settings.applianceID) was still failing \
+            when its last queued event was dropped. Nothing is queued for it now.
 
             URL:             \(http.url?.redacted ?? "")
             Dropped event:   \(recipient.currentEventName) \(recipient.currentEventID)
             Last error:      \(streak.lastError)
             Failing since:   \(RFC3339.format(streak.sinceUnix))
-            Dropped so far:  \(recipient.delivery.counters.droppedExpired) after their retry duration (\(Self.duration(http.retryDuration))), \(queue.slot(slot).droppedOverflow) for lack of queue space
+            Dropped so far:  \(droppedSoFar)
 
-            This is the last alert about it: the next comes only if a new event fails for \(Self.duration(http.emailAlertAfter)).
+            This is the last alert about it: the next comes only if a new event fails \
+            for \(Self.duration(http.emailAlertAfter)).
             On the appliance: journalctl -x -t \(settings.logIdentifier) OE_RECIPIENT=\(recipient.name)
             """
         queueAlert(recipient.name, to: http.emailContacts, subject: subject, body: body, now: now)
@@ -92,7 +104,8 @@ extension Agent {
         let failedFor = Self.duration(failedFor)
         let subject = "Outbound events: HTTP recipient \"\(recipient.name)\" on \(settings.applianceID) recovered"
         let body = """
-            The HTTP recipient "\(recipient.name)" of appliance \(settings.applianceID) accepts events again, after failing for \(failedFor).
+            The HTTP recipient "\(recipient.name)" of appliance \(settings.applianceID) accepts events again, \
+            after failing for \(failedFor).
 
             URL:              \(http.url?.redacted ?? "")
             Failed attempts:  \(failedAttempts)
@@ -109,15 +122,19 @@ extension Agent {
                                   messageID: "alert-\(wire.instance)-\(now)-\(alerts.count)@\(Self.domain(of: from))")
         if alerts.count >= Self.maxPendingAlerts {
             let dropped = alerts.remove(at: alertInFlight ? 1 : 0)
-            logLater(LogEntry(.warning, .emailDropped, "alert email dropped, \(Self.maxPendingAlerts) were already waiting for the relay: \(dropped.subject)",
-                         fields: [("OE_RECIPIENT", dropped.recipient)]))
+            logLater(LogEntry(.warning, .emailDropped,
+                              "alert email dropped, \(Self.maxPendingAlerts) were already waiting for the relay:"
+                                  + " \(dropped.subject)",
+                              fields: [("OE_RECIPIENT", dropped.recipient)]))
         }
         alerts.append(PendingMail(recipient: recipient, subject: subject,
                                   envelope: MailEnvelope(from: from, recipients: contacts, message: message.rendered()),
                                   queuedAt: now))
         if !settings.smtp.isConfigured {
-            logLater(LogEntry(.warning, .smtpFailing, "alert email for recipient \(Values.quote(recipient)) waits: no SMTP relay is configured (smtp.host)",
-                         fields: [("OE_RECIPIENT", recipient)]))
+            logLater(LogEntry(.warning, .smtpFailing,
+                              "alert email for recipient \(Values.quote(recipient)) waits:"
+                                  + " no SMTP relay is configured (smtp.host)",
+                              fields: [("OE_RECIPIENT", recipient)]))
         }
     }
 }

@@ -20,8 +20,9 @@ extension Agent {
     public func pageStatus() -> (smtp: String, recipients: [RecipientStatus]) {
         let snapshot = lock.withLock { statusSnapshot() }
         return (snapshot.smtpStatus, snapshot.recipients.map { row in
-            RecipientStatus(name: row.name, kind: row.kind, enabled: row.enabled, status: row.status, queued: row.queued,
-                            delivered: row.delivered, dropped: row.droppedExpired + row.droppedOverflow + row.discarded,
+            RecipientStatus(name: row.name, kind: row.kind, enabled: row.enabled, status: row.status,
+                            queued: row.queued, delivered: row.delivered,
+                            dropped: row.droppedExpired + row.droppedOverflow + row.discarded,
                             failingSince: row.failingSince)
         })
     }

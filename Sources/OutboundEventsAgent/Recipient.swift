@@ -48,13 +48,16 @@ final class Recipient {
     }
 
     /// Webhooks retry on their own interval; email on the relay's, `smtp.retry_interval`.
-    static func policy(http: HTTPRecipientSettings?, email: EmailRecipientSettings?, smtpRetryInterval: Millis) -> RecipientDelivery.Policy {
+    static func policy(http: HTTPRecipientSettings?, email: EmailRecipientSettings?,
+                       smtpRetryInterval: Millis) -> RecipientDelivery.Policy {
         if let http {
             let alerts = http.emailContacts.isEmpty ? nil
                 : RecipientDelivery.AlertPolicy(after: http.emailAlertAfter, resend: http.emailAlertResend)
-            return RecipientDelivery.Policy(retryInterval: http.retryInterval, retryDuration: http.retryDuration, alerts: alerts)
+            return RecipientDelivery.Policy(retryInterval: http.retryInterval, retryDuration: http.retryDuration,
+                                            alerts: alerts)
         }
-        return RecipientDelivery.Policy(retryInterval: smtpRetryInterval, retryDuration: email?.retryDuration ?? 86_400_000)
+        return RecipientDelivery.Policy(retryInterval: smtpRetryInterval,
+                                        retryDuration: email?.retryDuration ?? 86_400_000)
     }
 
     func policy(smtpRetryInterval: Millis) -> RecipientDelivery.Policy {

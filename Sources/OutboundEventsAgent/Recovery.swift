@@ -12,7 +12,8 @@ extension Agent {
         }
         if spool.missing > 0 {
             log(LogEntry(.error, .spoolDamaged,
-                         "spool \(spool.path): \(Self.count(Int(spool.missing), "event")) lost to damaged records were skipped",
+                         "spool \(spool.path): \(Self.count(Int(spool.missing), "event")) lost to damaged records"
+                             + " were skipped",
                          fields: [("OE_SPOOL", spool.path), ("OE_LOST_EVENTS", String(spool.missing))]))
         }
         let pending = spool.resumed.filter { $0.queued > 0 }
@@ -21,14 +22,17 @@ extension Agent {
         guard !pending.isEmpty else { return }
         let detail = pending.map { "\($0.name): \($0.queued)" }.joined(separator: ", ")
         log(LogEntry(.notice, .spoolRecovered,
-                     "spool \(spool.path): \(Self.count(total, "undelivered event")) recovered — \(detail); delivery resumes as each recipient is configured again",
+                     "spool \(spool.path): \(Self.count(total, "undelivered event")) recovered — \(detail);"
+                         + " delivery resumes as each recipient is configured again",
                      fields: [("OE_SPOOL", spool.path), ("OE_RECOVERED_EVENTS", String(total))]))
     }
 
     /// The first start after a kill or a power cut says so once, with what recovery found.
     func logUncleanStop(_ spool: SpoolFile, kept: Int) {
         var found = "\(Self.count(kept, "undelivered event")) kept"
-        found += spool.missing > 0 ? ", \(Self.count(Int(spool.missing), "event")) lost to damaged or torn records" : ", no record lost or damaged"
+        found += spool.missing > 0
+            ? ", \(Self.count(Int(spool.missing), "event")) lost to damaged or torn records"
+            : ", no record lost or damaged"
         if let restart = spool.numberingRestarted {
             found += "; event numbers continue at \(restart), past every number given before the stop"
         }
@@ -44,7 +48,9 @@ extension Agent {
             for (slot, name) in orphans.sorted(by: { $0.key < $1.key }) {
                 let count = queue.deactivate(slot)
                 logLater(LogEntry(.warning, .eventsDiscarded,
-                             "spool: \(Self.count(count, "event")) for recipient \(Values.quote(name)) discarded: no recipient of that name was configured within queue.spool_grace (\(Self.duration(settings.spoolGrace)))",
+                             "spool: \(Self.count(count, "event")) for recipient \(Values.quote(name)) discarded:"
+                                 + " no recipient of that name was configured within queue.spool_grace"
+                                 + " (\(Self.duration(settings.spoolGrace)))",
                              fields: [("OE_RECIPIENT", name), ("OE_SPOOL", settings.queueSpool)]))
             }
             orphans = [:]

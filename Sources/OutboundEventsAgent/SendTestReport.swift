@@ -21,7 +21,9 @@ public enum SendTestReport {
         let (body, id) = TestEvent.body(event, variables, wire: wire, timestamp: now, format: bodyFormat)
         var headers = ["Content-Type: \(bodyFormat.contentType)", "webhook-id: \(id)", "webhook-timestamp: \(now)"]
         if let signingKeys, !signingKeys.isEmpty {
-            let signatures = signingKeys.map { "v1," + HMACSHA256.base64Signature(key: $0.unredactedBytes, id: id, timestamp: now, body: body) }
+            let signatures = signingKeys.map {
+                "v1," + HMACSHA256.base64Signature(key: $0.unredactedBytes, id: id, timestamp: now, body: body)
+            }
             headers.append("webhook-signature: \(signatures.joined(separator: " "))")
         }
         let target = HTTPTarget(url: webhook.unredactedText, caCertificate: pem, connectTimeout: connectTimeout,
@@ -30,7 +32,9 @@ public enum SendTestReport {
         let report = Probe.send(target, body: body, headers: headers)
         lines.append("URL:          \(webhook.redacted)")
         if let proxy {
-            lines.append("Proxy:        \(proxy.redacted)\(webhook.scheme == .https ? " (a CONNECT tunnel; TLS verified end to end)" : "")\(noProxy.isEmpty ? "" : ", not for \(noProxy.joined(separator: ", "))")")
+            lines.append("Proxy:        \(proxy.redacted)"
+                             + "\(webhook.scheme == .https ? " (a CONNECT tunnel; TLS verified end to end)" : "")"
+                             + "\(noProxy.isEmpty ? "" : ", not for \(noProxy.joined(separator: ", "))")")
         }
         lines.append("Event:        \(event) (webhook-id \(id))")
         lines.append("Resolved to:  \(report.address ?? "(no connection)")")
@@ -38,20 +42,24 @@ public enum SendTestReport {
             let trust = trust ?? "the system trust store"
             if let verification = report.verification {
                 let version = report.tlsVersion.map { "\($0), " } ?? ""
-                lines.append(verification == "OK" ? "TLS:          \(version)certificate verified against \(trust)"
-                                                  : "TLS:          verification FAILED against \(trust): \(verification)")
+                lines.append(verification == "OK"
+                             ? "TLS:          \(version)certificate verified against \(trust)"
+                             : "TLS:          verification FAILED against \(trust): \(verification)")
             } else {
                 lines.append("TLS:          no handshake")
             }
             for (position, certificate) in report.certificates.enumerated() {
-                let label = position == 0 ? (report.verification == "OK" ? "Certificate:" : "Presented:   ") : "             "
+                let label = position == 0
+                    ? (report.verification == "OK" ? "Certificate:" : "Presented:   ") : "             "
                 func field(_ name: String) -> String { certificate.first { $0.name == name }?.value ?? "?" }
-                lines.append("\(label) \(field("Subject")), issued by \(field("Issuer")), valid \(field("Start date")) to \(field("Expire date"))")
+                lines.append("\(label) \(field("Subject")), issued by \(field("Issuer")),"
+                                 + " valid \(field("Start date")) to \(field("Expire date"))")
             }
         }
         lines.append("Answer:       \(report.result.succeeded ? "HTTP 200" : report.result.error)")
-        lines.append("Time:         \(format(report.lookupMillis)) lookup, \(format(report.connectMillis)) connect, " +
-                     (webhook.scheme == .https ? "\(format(report.tlsMillis)) TLS, " : "") + "\(format(report.totalMillis)) in all")
+        lines.append("Time:         \(format(report.lookupMillis)) lookup, \(format(report.connectMillis)) connect, "
+                         + (webhook.scheme == .https ? "\(format(report.tlsMillis)) TLS, " : "")
+                         + "\(format(report.totalMillis)) in all")
         if report.delivered {
             lines.append("Delivered:    yes — the appliance counts this as delivered")
         } else {
@@ -64,12 +72,15 @@ public enum SendTestReport {
     /// given as `ca`), as the agent sends mail; every command and reply of the relay, the
     /// credentials hidden.
     public static func mail(to address: String, smtp: SMTPSettings, ca: CACertificate?, applianceID: String,
-                            connectTimeout: Millis, requestTimeout: Millis, now: Int64) -> (lines: [String], delivered: Bool) {
+                            connectTimeout: Millis, requestTimeout: Millis,
+                            now: Int64) -> (lines: [String], delivered: Bool) {
         var lines: [String] = []
         if let ca { lines.append("CA:           \(ca.subject), valid until \(ca.notAfter)") }
         let from = Agent.sender(smtp)
         let message = MailMessage(from: from, to: [address], subject: "Outbound events: test email from \(applianceID)",
-                                  body: "This is a test email from the outbound events agent of appliance \(applianceID), sent with outbound-events send-test.\nIf it reached you, the appliance's SMTP relay settings work.\n",
+                                  body: "This is a test email from the outbound events agent of appliance"
+                                      + " \(applianceID), sent with outbound-events send-test.\n"
+                                      + "If it reached you, the appliance's SMTP relay settings work.\n",
                                   date: now, messageID: "send-test-\(now)@\(Agent.domain(of: from))")
         let target = SMTPTarget(relay: smtp, connectTimeout: connectTimeout, requestTimeout: requestTimeout)
         let encryption = switch smtp.encryption {
@@ -77,11 +88,15 @@ public enum SendTestReport {
         case .starttls: "STARTTLS required"
         case .tls: "TLS from the start"
         }
-        lines.append("Relay:        \(smtp.encryption == .tls ? "smtps" : "smtp")://\(smtp.host):\(smtp.effectivePort) (\(encryption))")
+        lines.append("Relay:        \(smtp.encryption == .tls ? "smtps" : "smtp")://\(smtp.host):\(smtp.effectivePort)"
+                         + " (\(encryption))")
         lines.append("From:         \(from)")
         lines.append("To:           \(address)")
-        lines.append("Login:        \(smtp.username.isEmpty ? "none (smtp.username is not set)" : "as \(smtp.username) (the password is not shown)")")
-        let report = Probe.sendMail(target, envelope: MailEnvelope(from: from, recipients: [address], message: message.rendered()))
+        let login = smtp.username.isEmpty
+            ? "none (smtp.username is not set)" : "as \(smtp.username) (the password is not shown)"
+        lines.append("Login:        \(login)")
+        let report = Probe.sendMail(target, envelope: MailEnvelope(from: from, recipients: [address],
+                                                                   message: message.rendered()))
         lines.append("Conversation:")
         for line in report.transcript { lines.append("  \(line)") }
         if smtp.encryption != .none {
@@ -98,10 +113,14 @@ public enum SendTestReport {
                 lines.append("TLS:          no handshake")
             }
         }
-        lines.append("Answer:       \(report.delivered ? "the relay took the email (\(report.result.status))" : report.result.error)")
-        for refusal in report.result.refusedAddresses { lines.append("Refused:      \(refusal.address): \(refusal.reply)") }
-        lines.append("Time:         \(format(report.connectMillis)) connect, " +
-                     (smtp.encryption != .none ? "\(format(report.tlsMillis)) TLS, " : "") + "\(format(report.totalMillis)) in all")
+        let answer = report.delivered ? "the relay took the email (\(report.result.status))" : report.result.error
+        lines.append("Answer:       \(answer)")
+        for refusal in report.result.refusedAddresses {
+            lines.append("Refused:      \(refusal.address): \(refusal.reply)")
+        }
+        lines.append("Time:         \(format(report.connectMillis)) connect, "
+                         + (smtp.encryption != .none ? "\(format(report.tlsMillis)) TLS, " : "")
+                         + "\(format(report.totalMillis)) in all")
         let delivered = report.delivered && report.result.refusedAddresses.isEmpty
         if delivered {
             lines.append("Delivered:    yes — the relay accepted the email for \(address)")
@@ -130,7 +149,10 @@ public enum TestEvent {
             // Larger than a record can be: no event, so an empty body.
             guard let size = EventRecord.size(nameLength: name.count, variables: fields, customFields: .none),
                   size <= memory.count / 4 else { return }
-            _ = name.withUnsafeBytes { queue.append(size: size, mask: 1, timestamp: timestamp, name: $0, variables: fields, customFields: .none) }
+            _ = name.withUnsafeBytes {
+                queue.append(size: size, mask: 1, timestamp: timestamp, name: $0,
+                             variables: fields, customFields: .none)
+            }
         }
         var body: [UInt8] = []
         guard let view = queue.beginDelivery(0) else { return (body, "") }

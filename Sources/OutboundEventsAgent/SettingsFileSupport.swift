@@ -53,19 +53,21 @@ public enum SettingsFileSupport {
             }
         }
         for error in admin.crossProblems() {
-            problems.append(Problem(line: SettingsFile.line(of: error.message, in: file.agent, default: 1), message: error.message))
+            problems.append(Problem(line: SettingsFile.line(of: error.message, in: file.agent, default: 1),
+                                    message: error.message))
         }
         if !agent.smtp.caCertificate.isEmpty {
             do { _ = try CACertificate("smtp.ca_certificate", pem: agent.smtp.caCertificate, now: now) } catch {
-                problems.append(Problem(line: SettingsFile.line(of: error.message, in: file.agent, default: 1), message: error.message))
+                problems.append(Problem(line: SettingsFile.line(of: error.message, in: file.agent, default: 1),
+                                        message: error.message))
             }
         }
         var profile = FirmwareProfile.bSeries
         if !agent.firmwareProfile.isEmpty {
             let line = SettingsFile.line(of: "firmware_profile:", in: file.agent, default: 1)
             do {
-                profile = try FirmwareProfile(parsing: try Files.readText(agent.firmwareProfile, key: "firmware_profile"),
-                                              source: agent.firmwareProfile)
+                let text = try Files.readText(agent.firmwareProfile, key: "firmware_profile")
+                profile = try FirmwareProfile(parsing: text, source: agent.firmwareProfile)
             } catch {
                 problems.append(Problem(line: line, message: error.message))
             }
@@ -80,7 +82,9 @@ public enum SettingsFileSupport {
                 problems.append(Problem(line: recipient.line, message: error.message))
             }
             if !names.insert(recipient.name).inserted {
-                problems.append(Problem(line: recipient.line, message: "name: \(Values.quote(recipient.name)) is used twice; names are unique across HTTP and email recipients"))
+                problems.append(Problem(line: recipient.line,
+                                        message: "name: \(Values.quote(recipient.name)) is used twice;"
+                                            + " names are unique across HTTP and email recipients"))
             }
             problems += check(recipient, profile: profile, deployment: agent.deployment, now: now)
         }
@@ -99,7 +103,9 @@ public enum SettingsFileSupport {
                 switch recipient.kind {
                 case .http:
                     let http = try HTTPRecipientSettings(pairs, profile: profile, deployment: deployment)
-                    if !http.caCertificate.isEmpty { _ = try CACertificate("ca_certificate", pem: http.caCertificate, now: now) }
+                    if !http.caCertificate.isEmpty {
+                        _ = try CACertificate("ca_certificate", pem: http.caCertificate, now: now)
+                    }
                 case .email:
                     _ = try EmailRecipientSettings(pairs, profile: profile)
                 }
@@ -119,9 +125,11 @@ extension Agent {
     /// through the C ABI. Throws the first problem, with its line.
     public convenience init(file: SettingsFile, environment: AgentEnvironment) throws(ConfigError) {
         do {
-            try self.init(settings: file.agentSettingsOnly.map { (key: $0.key, value: $0.value) }, environment: environment)
+            try self.init(settings: file.agentSettingsOnly.map { (key: $0.key, value: $0.value) },
+                          environment: environment)
         } catch {
-            throw ConfigError(error.code, "line \(SettingsFile.line(of: error.message, in: file.agent, default: 1)): \(error.message)")
+            let line = SettingsFile.line(of: error.message, in: file.agent, default: 1)
+            throw ConfigError(error.code, "line \(line): \(error.message)")
         }
         for recipient in file.recipients {
             let pairs = recipient.settings.map { (key: $0.key, value: $0.value) }
@@ -132,7 +140,8 @@ extension Agent {
                 }
             } catch {
                 close()
-                throw ConfigError(error.code, "line \(SettingsFile.line(of: error.message, in: recipient.settings, default: recipient.line)): \(error.message)")
+                let line = SettingsFile.line(of: error.message, in: recipient.settings, default: recipient.line)
+                throw ConfigError(error.code, "line \(line): \(error.message)")
             }
         }
     }

@@ -124,7 +124,8 @@ extension Agent {
             let delivery = recipient.delivery
             let selected = recipient.http?.events ?? recipient.email?.events
             let events = selected.map { selected in
-                selected.isAll ? "all" : profile.events.indices.filter(selected.contains).map { profile.events[$0].name }.joined(separator: ",")
+                selected.isAll ? "all" : profile.events.indices.filter(selected.contains)
+                    .map { profile.events[$0].name }.joined(separator: ",")
             } ?? ""
             return StatusSnapshot.RecipientRow(
                 name: recipient.name, kind: recipient.kind.rawValue, enabled: recipient.enabled,
@@ -133,14 +134,17 @@ extension Agent {
                 status: recipient.statusText, queued: recipient.enabled ? queue.slot(slot).queued : 0,
                 delivered: delivery.counters.delivered, droppedExpired: delivery.counters.droppedExpired,
                 droppedOverflow: queue.slot(slot).droppedOverflow, discarded: recipient.discarded,
-                failingSince: delivery.streak?.sinceUnix, lastHTTPStatus: recipient.http != nil ? delivery.lastStatus : nil,
+                failingSince: delivery.streak?.sinceUnix,
+                lastHTTPStatus: recipient.http != nil ? delivery.lastStatus : nil,
                 attempts: delivery.attempts, events: events)
         }
         return StatusSnapshot(
-            version: environment.version, daemon: environment.publishStatus == nil ? nil : "running", applianceID: settings.applianceID, deployment: settings.deployment.rawValue,
+            version: environment.version, daemon: environment.publishStatus == nil ? nil : "running",
+            applianceID: settings.applianceID, deployment: settings.deployment.rawValue,
             profile: profile.name, updated: clock.unixSeconds(), proxy: settings.proxy?.redacted,
             capacity: settings.queueCapacity, usedBytes: queue.usedBytes, queuedEvents: queue.count,
-            droppedOverflow: queue.droppedOverflow, intakeDropped: environment.intakeDropped?(), overflow: settings.queueOverflow.rawValue,
+            droppedOverflow: queue.droppedOverflow, intakeDropped: environment.intakeDropped?(),
+            overflow: settings.queueOverflow.rawValue,
             spool: settings.queueSpool.isEmpty ? nil : settings.queueSpool,
             smtpStatus: settings.smtp.isConfigured ? smtpStatus.text : "not configured",
             relay: settings.smtp.isConfigured ? relayAddress : nil, pendingAlerts: alerts.count, recipients: rows)

@@ -118,7 +118,9 @@ extension Agent: SyncWork {
             lock.withLock { spoolDirty = true }
             if syncFailures.failed() {
                 log(LogEntry(.error, .syncFailed,
-                             "spool \(spool.path) cannot be written to disk: \(reason); a power cut now can lose every event since the last successful sync (retrying every \(Self.duration(syncInterval)))",
+                             "spool \(spool.path) cannot be written to disk: \(reason);"
+                                 + " a power cut now can lose every event since the last successful sync"
+                                 + " (retrying every \(Self.duration(syncInterval)))",
                              fields: [("OE_SPOOL", spool.path), ("OE_ERROR", reason)]))
             }
             return false

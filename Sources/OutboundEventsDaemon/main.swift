@@ -28,7 +28,9 @@ func configPath() -> String {
     while let argument = arguments.popFirst() {
         switch argument {
         case "--config", "-c":
-            guard let value = arguments.popFirst() else { fail("outbound-eventsd: --config needs a FILE\n\(usage)", status: 64) }
+            guard let value = arguments.popFirst() else {
+                fail("outbound-eventsd: --config needs a FILE\n\(usage)", status: 64)
+            }
             path = value
         case _ where argument.hasPrefix("--config="):
             path = String(argument.dropFirst("--config=".count))

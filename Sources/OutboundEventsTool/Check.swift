@@ -28,6 +28,7 @@ struct Check: ParsableCommand {
         }
         guard problems.isEmpty else { throw ExitCode(1) }
         let http = loaded.0.recipients.filter { $0.kind == .http }.count
-        print("\(file): OK (\(loaded.0.agent.count) agent settings, \(http) HTTP and \(loaded.0.recipients.count - http) email recipients)")
+        print("\(file): OK (\(loaded.0.agent.count) agent settings, \(http) HTTP"
+                  + " and \(loaded.0.recipients.count - http) email recipients)")
     }
 }

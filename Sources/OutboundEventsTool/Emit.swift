@@ -6,7 +6,8 @@ import OutboundEventsCore
 
 struct Emit: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Start an agent from a settings file (or attach to the daemon), emit events, deliver them, and say how it went.",
+        abstract: "Start an agent from a settings file (or attach to the daemon), emit events, deliver them,"
+            + " and say how it went.",
         discussion: """
             With EVENT, emits that one event with the name=value variables given \
             (custom:name=value for custom fields). Without it, reads events from standard \
@@ -20,7 +21,8 @@ struct Emit: ParsableCommand {
             """
     )
 
-    @Argument(help: "The settings file (see `outbound-events check --help`); with --attach, the event.") var file: String?
+    @Argument(help: "The settings file (see `outbound-events check --help`); with --attach, the event.")
+    var file: String?
     @Argument(help: "The event, then its variables as name=value.") var event: [String] = []
     @Option(help: "How long to wait for delivery (e.g. 30s).") var timeout = "30s"
     @Option(help: "Emit as a producer of the daemon whose queue.spool this is (appliance mode).") var attach: String?
@@ -55,7 +57,8 @@ struct Emit: ParsableCommand {
         if let report { printRecipients(report.recipients) }
         if flushed != .ok {
             let identifier = loaded.0.agent.last { $0.key == "log.identifier" }?.value ?? "outbound-events"
-            complain("not everything was delivered within \(timeout); the journal says why: journalctl -x -t \(identifier)")
+            complain("not everything was delivered within \(timeout); the journal says why:"
+                         + " journalctl -x -t \(identifier)")
         }
         if flushed != .ok || refused > 0 { throw ExitCode(1) }
     }
@@ -65,19 +68,24 @@ struct Emit: ParsableCommand {
         var settings = [(key: "queue.attach", value: spool), (key: "log.destination", value: "stderr")]
         if let profile { settings.append((key: "firmware_profile", value: profile)) }
         let producer: Producer
-        do { producer = try Producer(settings: settings, environment: AgentEnvironment(version: OE_VERSION_STRING)) } catch {
+        do {
+            producer = try Producer(settings: settings, environment: AgentEnvironment(version: OE_VERSION_STRING))
+        } catch {
             complain(error.message)
             throw ExitCode(1)
         }
         if !producer.daemonRunning {
             complain("outbound-eventsd is not running on \(spool): the events wait in its queue until it starts")
         }
-        let refused = try emitAll(([file].compactMap { $0 }) + event) { producer.emit($0, variables: $1, customFields: $2) }
+        let refused = try emitAll(([file].compactMap { $0 }) + event) {
+            producer.emit($0, variables: $1, customFields: $2)
+        }
         if sync { try report(sync: producer.sync(timeout: wait)) }
         let flushed = producer.flush(timeout: wait)
         if let report = StatusDocument.parse(producer.status()) { printRecipients(report.recipients) }
         if flushed != .ok {
-            complain("not everything was delivered within \(timeout); the daemon's journal says why: journalctl -x -u outbound-events")
+            complain("not everything was delivered within \(timeout); the daemon's journal says why:"
+                         + " journalctl -x -u outbound-events")
         }
         if flushed != .ok || refused > 0 { throw ExitCode(1) }
     }
@@ -90,7 +98,8 @@ struct Emit: ParsableCommand {
             complain("--sync: this agent has no spool (set queue.spool in the settings file): nothing to sync")
             throw ExitCode(1)
         default:
-            complain("--sync: the events were not on the disk within \(timeout) (\(result.summary)); the journal says why")
+            complain("--sync: the events were not on the disk within \(timeout) (\(result.summary));"
+                         + " the journal says why")
             throw ExitCode(1)
         }
     }

@@ -27,16 +27,21 @@ struct SendTest: ParsableCommand {
 
     @Argument(help: "The recipient URL (http:// or https://), or mailto:ADDRESS for a test email.") var url: String
     @Argument(help: "A settings file, as --settings.") var file: String?
-    @Option(name: .customLong("ca-file"), help: "PEM file of the CA to trust instead of the system store.") var caFile: String?
+    @Option(name: .customLong("ca-file"), help: "PEM file of the CA to trust instead of the system store.")
+    var caFile: String?
     @Option(help: "The event to send.") var event = "support_conference_begin"
-    @Option(name: .customLong("signing-secret"), help: "Sign as with signing_secret (whsec_<base64> or text; up to three, separated by spaces).") var signingSecret: String?
-    @Option(name: .customLong("body-format"), help: "form (default) or json, as with body_format.") var bodyFormat = "form"
+    @Option(name: .customLong("signing-secret"),
+            help: "Sign as with signing_secret (whsec_<base64> or text; up to three, separated by spaces).")
+    var signingSecret: String?
+    @Option(name: .customLong("body-format"), help: "form (default) or json, as with body_format.")
+    var bodyFormat = "form"
     @Option(name: .customLong("appliance-id"), help: "The appliance_id to send.") var applianceID = "send-test"
     @Option(name: .customLong("connect-timeout"), help: "Connect timeout (e.g. 10s).") var connectTimeout = "10s"
     @Option(help: "Timeout of the whole request (e.g. 30s).") var timeout = "30s"
     @Option(name: .customLong("settings"), help: "A settings file whose agent settings apply: http.proxy and http.no_proxy, and for mailto: the smtp.* relay.")
     var settingsFile: String?
-    @Option(help: "Send through this HTTP proxy (http://[user:password@]host:port), as http.proxy does.") var proxy: String?
+    @Option(help: "Send through this HTTP proxy (http://[user:password@]host:port), as http.proxy does.")
+    var proxy: String?
 
     /// The agent settings of --settings, if given, with --proxy on top.
     func agentSettings() throws -> AgentSettings {
@@ -83,7 +88,8 @@ struct SendTest: ParsableCommand {
             }
         }
         guard FirmwareProfile.bSeries.index(of: event) != nil else {
-            complain("event: \(Values.quote(event)) is not an event of the B Series profile (\(FirmwareProfile.bSeries.events.map(\.name).joined(separator: ", ")))")
+            complain("event: \(Values.quote(event)) is not an event of the B Series profile"
+                         + " (\(FirmwareProfile.bSeries.events.map(\.name).joined(separator: ", ")))")
             throw ExitCode(1)
         }
         guard let bodyFormat = BodyFormat(rawValue: self.bodyFormat) else {
@@ -92,7 +98,10 @@ struct SendTest: ParsableCommand {
         }
         var keys: [Secret]?
         if let signingSecret {
-            do throws(ConfigError) { keys = try HTTPRecipientSettings.decodeSecrets(signingSecret) } catch { complain(error.message); throw ExitCode(1) }
+            do throws(ConfigError) { keys = try HTTPRecipientSettings.decodeSecrets(signingSecret) } catch {
+                complain(error.message)
+                throw ExitCode(1)
+            }
         }
         let (lines, delivered) = SendTestReport.http(
             webhook: webhook, caCertificate: pem, ca: ca, trust: caFile.map { "the CA in \($0)" }, event: event,
@@ -111,7 +120,8 @@ struct SendTest: ParsableCommand {
             throw ExitCode(1)
         }
         guard settings.smtp.isConfigured else {
-            complain("mailto: no relay: give --settings FILE with smtp.host (and the other smtp.* settings the agent uses)")
+            complain("mailto: no relay: give --settings FILE with smtp.host"
+                         + " (and the other smtp.* settings the agent uses)")
             throw ExitCode(1)
         }
         var smtp = settings.smtp

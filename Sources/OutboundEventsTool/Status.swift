@@ -62,13 +62,15 @@ struct Status: ParsableCommand {
     @Argument(help: "Status files (default: every *.json in --dir).") var files: [String] = []
     @Option(help: "Where agents write their status files.") var dir = "/run/outbound-events"
     @Flag(help: "Print the documents as one JSON array instead of tables.") var json = false
-    @Option(help: "Show the daemon (outbound-eventsd) whose queue.spool this is, as its producers see it.") var attach: String?
+    @Option(help: "Show the daemon (outbound-eventsd) whose queue.spool this is, as its producers see it.")
+    var attach: String?
 
     func run() throws {
         if let attach {
             let producer: Producer
             do {
-                producer = try Producer(settings: [(key: "queue.attach", value: attach), (key: "log.destination", value: "none")],
+                producer = try Producer(settings: [(key: "queue.attach", value: attach),
+                                                   (key: "log.destination", value: "none")],
                                         environment: AgentEnvironment(version: OE_VERSION_STRING))
             } catch {
                 complain(error.message)
@@ -80,7 +82,8 @@ struct Status: ParsableCommand {
             } else if let document = StatusDocument.parse(text) {
                 show(attach, document)
             } else {
-                print("\(attach)  outbound-eventsd \(producer.daemonRunning ? "running" : "stopped"); it has published no status yet")
+                print("\(attach)  outbound-eventsd \(producer.daemonRunning ? "running" : "stopped");"
+                          + " it has published no status yet")
             }
             if !producer.daemonRunning { throw ExitCode(1) }
             return
@@ -107,7 +110,9 @@ struct Status: ParsableCommand {
             if !json { show(path, document) }
         }
         if json {
-            let items = documents.map { "{\"path\":\(JSONWriter.quoted($0.0)),\"status\":\($0.1.trimmingTrailingNewlines())}" }
+            let items = documents.map {
+                "{\"path\":\(JSONWriter.quoted($0.0)),\"status\":\($0.1.trimmingTrailingNewlines())}"
+            }
             print("[" + items.joined(separator: ",\n") + "]")
         }
         if failed { throw ExitCode(1) }
@@ -124,7 +129,9 @@ struct Status: ParsableCommand {
         if let appliance = document.appliance_id { heading += ", appliance \(appliance)" }
         print(heading)
         let queue = document.queue
-        print("  queue: \(queue.queued_events) events, \(queue.used_bytes) of \(queue.capacity_bytes) bytes used, \(queue.dropped_overflow) dropped for lack of room\(queue.spool.map { ", spool \($0)" } ?? ""); SMTP: \(document.smtp.status)")
+        print("  queue: \(queue.queued_events) events, \(queue.used_bytes) of \(queue.capacity_bytes) bytes used,"
+                  + " \(queue.dropped_overflow) dropped for lack of room\(queue.spool.map { ", spool \($0)" } ?? "");"
+                  + " SMTP: \(document.smtp.status)")
         printRecipients(document.recipients, indent: "  ")
         print("")
     }
@@ -145,7 +152,9 @@ enum FileManagerLite {
         defer { closedir(directory) }
         var names: [String] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if name != "." && name != ".." { names.append(name) }
         }
         return names
@@ -168,7 +177,9 @@ func printRecipients(_ recipients: [StatusDocument.Recipient], indent: String = 
                      String(r.dropped_expired + r.dropped_overflow), failing])
     }
     var widths = Array(repeating: 0, count: header.count)
-    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], min(cell.count, i == 2 ? 48 : 40)) } }
+    for row in rows {
+        for (i, cell) in row.enumerated() { widths[i] = max(widths[i], min(cell.count, i == 2 ? 48 : 40)) }
+    }
     for row in rows {
         var line = indent
         for (i, cell) in row.enumerated() {

@@ -21,9 +21,11 @@ extension IntakeFile {
             let aside = "\(path).\(problem.reason)-\(now)"
             guard rename(path, aside) == 0 else {
                 let reason = SpoolFile.errorText()
-                throw ConfigError(.io, "queue.spool: \(path) cannot be used (\(problem.why)) and cannot be set aside: \(reason)")
+                throw ConfigError(.io, "queue.spool: \(path) cannot be used (\(problem.why))"
+                                           + " and cannot be set aside: \(reason)")
             }
-            notes.append("intake \(path) cannot be used (\(problem.why)); it was kept as \(aside) and a new intake started")
+            notes.append("intake \(path) cannot be used (\(problem.why)); it was kept as \(aside)"
+                             + " and a new intake started")
         } else if csystem_errno() != ENOENT {
             throw ioError("cannot open \(path)")
         }
@@ -49,7 +51,9 @@ extension IntakeFile {
         }
         let reserved = posix_fallocate(fd, 0, off_t(total))
         guard reserved == 0 else {
-            throw ConfigError(.io, "queue.spool: cannot reserve \(total) bytes for \(building) (queue.capacity plus a \(headerSize)-byte header): \(String(cString: strerror(reserved)))")
+            throw ConfigError(.io, "queue.spool: cannot reserve \(total) bytes for \(building)"
+                                       + " (queue.capacity plus a \(headerSize)-byte header):"
+                                       + " \(String(cString: strerror(reserved)))")
         }
         guard let mapped = mmapShared(fd, total) else { throw ioError("cannot map \(total) bytes of \(building)") }
         base = mapped
@@ -64,11 +68,14 @@ extension IntakeFile {
         put(.instance, UInt64.random(in: 1...UInt64.max))
         put(.nextSequence, UInt64(1))
         put(.reserved, UInt64(1) &+ SpoolHeader.reservation)
-        guard msync(mapped, total, MS_SYNC) == 0, fsync(fd) == 0 else { throw ioError("cannot write \(building) to disk") }
+        guard msync(mapped, total, MS_SYNC) == 0, fsync(fd) == 0 else {
+            throw ioError("cannot write \(building) to disk")
+        }
         guard rename(building, path) == 0 else { throw ioError("cannot rename \(building) to \(path)") }
         let synced = csystem_sync_directory(SpoolFile.directory(of: path))
         guard synced == 0 else {
-            throw ConfigError(.io, "queue.spool: cannot sync the directory of \(path): \(String(cString: strerror(synced)))")
+            throw ConfigError(.io, "queue.spool: cannot sync the directory of \(path):"
+                                       + " \(String(cString: strerror(synced)))")
         }
         complete = true
         return IntakeFile(path: path, fd: fd, base: mapped, mappedSize: total)
@@ -80,7 +87,8 @@ extension IntakeFile {
         var info = stat()
         guard stat(spool, &info) == 0 else {
             let reason = SpoolFile.errorText()
-            throw ConfigError(.io, "queue.attach: \(spool): \(reason) (the path of outbound-eventsd's queue.spool; the daemon makes it when it first starts)")
+            throw ConfigError(.io, "queue.attach: \(spool): \(reason) (the path of outbound-eventsd's queue.spool;"
+                                       + " the daemon makes it when it first starts)")
         }
         let path = Self.path(spool: spool)
         let fd = csystem_open(path, O_RDWR | O_CLOEXEC, 0)
@@ -89,8 +97,10 @@ extension IntakeFile {
             let denied = csystem_errno() == EACCES
             let reason = SpoolFile.errorText()
             throw ConfigError(.io, missing
-                ? "queue.attach: \(path) does not exist yet: outbound-eventsd makes it when it starts on \(spool); try again once it runs"
-                : "queue.attach: cannot open \(path): \(reason)\(denied ? " (the service's user must be in the daemon's group, outbound-events)" : "")")
+                ? "queue.attach: \(path) does not exist yet: outbound-eventsd makes it when it starts on \(spool);"
+                    + " try again once it runs"
+                : "queue.attach: cannot open \(path): \(reason)"
+                    + "\(denied ? " (the service's user must be in the daemon's group, outbound-events)" : "")")
         }
         if let problem = problem(fd, size: SpoolFile.fileSize(fd)) {
             CSystem.close(fd)
@@ -109,13 +119,17 @@ extension IntakeFile {
         guard hasMagic else { return ("corrupt", "its header is not an intake header") }
         let found = UInt32(littleEndian: header.load(fromByteOffset: Field.layoutVersion.rawValue, as: UInt32.self))
         guard found == version else {
-            return ("incompatible", "it has layout version \(found); this version reads layout \(version) (restart every firmware service after an upgrade)")
+            return ("incompatible", "it has layout version \(found); this version reads layout \(version)"
+                                        + " (restart every firmware service after an upgrade)")
         }
-        let capacity = Int(truncatingIfNeeded: UInt64(littleEndian: header.load(fromByteOffset: Field.capacity.rawValue, as: UInt64.self)))
+        let stored = UInt64(littleEndian: header.load(fromByteOffset: Field.capacity.rawValue, as: UInt64.self))
+        let capacity = Int(truncatingIfNeeded: stored)
         guard SpoolHeader.capacityRange.contains(capacity), capacity % 16 == 0 else {
             return ("corrupt", "its header gives a ring of \(capacity) bytes")
         }
-        guard size >= headerSize + capacity else { return ("corrupt", "it is \(size) bytes, shorter than its \(headerSize + capacity)") }
+        guard size >= headerSize + capacity else {
+            return ("corrupt", "it is \(size) bytes, shorter than its \(headerSize + capacity)")
+        }
         return nil
     }
 
@@ -124,7 +138,8 @@ extension IntakeFile {
             CSystem.close(fd)
             throw ioError("cannot map \(path)")
         }
-        let capacity = Int(truncatingIfNeeded: UInt64(littleEndian: header.load(fromByteOffset: Field.capacity.rawValue, as: UInt64.self)))
+        let stored = UInt64(littleEndian: header.load(fromByteOffset: Field.capacity.rawValue, as: UInt64.self))
+        let capacity = Int(truncatingIfNeeded: stored)
         munmap(header, statusOffset)
         guard let base = mmapShared(fd, headerSize + capacity) else {
             let reason = SpoolFile.errorText()

@@ -161,7 +161,8 @@ public final class SpoolFile {
                 queue.adopt(recovery)
                 return Opened(fd: file, mapping: mapping, size: expected, queue: queue, missing: recovery.missing)
             }
-            notes.append("spool \(path) has damaged records; rebuilding it from the \(recovery.records.count) that are intact")
+            notes.append("spool \(path) has damaged records;"
+                             + " rebuilding it from the \(recovery.records.count) that are intact")
             old = (mapping, expected)
         case .otherCapacity(let mapping, let readable):
             old = (mapping, readable)
@@ -196,9 +197,11 @@ public final class SpoolFile {
         let problem: (reason: String, why: String)? =
             !view.hasMagic ? ("corrupt", "its header is not a spool header")
             : view.layoutVersion != SpoolHeader.version
-                ? ("incompatible", "it has layout version \(view.layoutVersion); this agent reads version \(SpoolHeader.version)")
+                ? ("incompatible",
+                   "it has layout version \(view.layoutVersion); this agent reads version \(SpoolHeader.version)")
             : view.headerSize != SpoolHeader.size ? ("incompatible", "its header size is \(view.headerSize)")
-            : !SpoolHeader.capacityRange.contains(storedCapacity) ? ("corrupt", "its header gives a ring of \(storedCapacity) bytes")
+            : !SpoolHeader.capacityRange.contains(storedCapacity)
+                ? ("corrupt", "its header gives a ring of \(storedCapacity) bytes")
             : nil
         munmap(header, SpoolHeader.size)
         if let problem {
@@ -207,14 +210,16 @@ public final class SpoolFile {
         }
         let storedSize = SpoolHeader.size + storedCapacity
         if size < storedSize {
-            notes.append("spool \(path) is \(size) bytes, shorter than its \(storedSize): it was truncated; the records in the missing part are lost")
+            notes.append("spool \(path) is \(size) bytes, shorter than its \(storedSize): it was truncated;"
+                             + " the records in the missing part are lost")
         }
         guard storedCapacity != capacity else {
             // Extends a truncated file; reserves the blocks of one made sparse.
             try reserve(fd, size: storedSize, path: path)
             return .sameCapacity(try map(fd, size: storedSize, path: path))
         }
-        notes.append("spool \(path) has a ring of \(storedCapacity) bytes; migrating its events to the configured queue.capacity of \(capacity)")
+        notes.append("spool \(path) has a ring of \(storedCapacity) bytes; migrating its events to the configured"
+                         + " queue.capacity of \(capacity)")
         // Only what the file really holds is mapped: a page past its end would fault.
         let readable = min(size, storedSize)
         return .otherCapacity(try map(fd, size: readable, path: path), readable: readable)
@@ -256,7 +261,9 @@ public final class SpoolFile {
             queue = EventQueue(memory: ring, policy: policy, header: header)
             lost = copyRecords(of: old, into: queue, notes: &notes)
             for slot in 0..<EventQueue.maxSlots {
-                if let name = oldHeader.name(slot) { header.activate(slot, name: name, needFrom: oldHeader.needFrom(slot)) }
+                if let name = oldHeader.name(slot) {
+                    header.activate(slot, name: name, needFrom: oldHeader.needFrom(slot))
+                }
             }
             notes += oldHeader.unrestorableSlots.map { unrestorable(path, $0) }
         } else {
@@ -273,7 +280,8 @@ public final class SpoolFile {
         }
         let synced = csystem_sync_directory(directory(of: path))
         guard synced == 0 else {
-            throw ConfigError(.io, "queue.spool: cannot sync the directory of \(path): \(String(cString: strerror(synced)))")
+            throw ConfigError(.io, "queue.spool: cannot sync the directory of \(path):"
+                                       + " \(String(cString: strerror(synced)))")
         }
         complete = true
         return Opened(fd: file, mapping: mapping, size: expected, queue: queue, missing: lost)
@@ -296,7 +304,8 @@ public final class SpoolFile {
         }
         if keep > 0 { notes.append("\(keep) oldest events did not fit in the new queue.capacity and were dropped") }
         for record in recovery.records[keep...] {
-            let view = EventView(UnsafeRawBufferPointer(rebasing: oldRing[record.offset..<(record.offset + record.length)]))
+            let bytes = oldRing[record.offset..<(record.offset + record.length)]
+            let view = EventView(UnsafeRawBufferPointer(rebasing: bytes))
             _ = queue.restore(view)
         }
         return recovery.missing
@@ -310,16 +319,21 @@ public final class SpoolFile {
     static func openLocked(_ path: String, truncate: Bool = false) throws(ConfigError) -> Int32 {
         for _ in 0..<8 {
             let fd = csystem_open(path, O_RDWR | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0o600)
-            guard fd >= 0 else { let reason = errorText(); throw ConfigError(.io, "queue.spool: cannot open \(path): \(reason)") }
+            guard fd >= 0 else {
+                let reason = errorText()
+                throw ConfigError(.io, "queue.spool: cannot open \(path): \(reason)")
+            }
             guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
                 let busy = csystem_errno() == EWOULDBLOCK
                 let reason = errorText()
                 CSystem.close(fd)
-                throw ConfigError(.io, busy ? "queue.spool: \(path) is in use by another agent" : "queue.spool: cannot lock \(path): \(reason)")
+                throw ConfigError(.io, busy ? "queue.spool: \(path) is in use by another agent"
+                                            : "queue.spool: cannot lock \(path): \(reason)")
             }
             var opened = stat()
             var named = stat()
-            if fstat(fd, &opened) == 0, stat(path, &named) == 0, opened.st_ino == named.st_ino, opened.st_dev == named.st_dev {
+            if fstat(fd, &opened) == 0, stat(path, &named) == 0,
+               opened.st_ino == named.st_ino, opened.st_dev == named.st_dev {
                 return fd
             }
             CSystem.close(fd)
@@ -339,14 +353,18 @@ public final class SpoolFile {
             return
         }
         guard result == ENOSPC || result == EDQUOT else {
-            throw ConfigError(.io, "queue.spool: cannot reserve \(size) bytes for \(path): \(String(cString: strerror(result)))")
+            throw ConfigError(.io, "queue.spool: cannot reserve \(size) bytes for \(path):"
+                                       + " \(String(cString: strerror(result)))")
         }
         var info = stat()
         let allocated = fstat(fd, &info) == 0 ? Int(info.st_blocks) * 512 : 0
         var volume = statvfs()
         let free = fstatvfs(fd, &volume) == 0 ? Int(volume.f_bavail) * Int(volume.f_frsize) : 0
         let missing = max(1, size - allocated - free)
-        throw ConfigError(.io, "queue.spool: not enough room for \(path): it needs \(size) bytes (queue.capacity plus a \(SpoolHeader.size)-byte header), \(missing) more than its filesystem has free; free some space or lower queue.capacity")
+        throw ConfigError(.io, "queue.spool: not enough room for \(path): it needs \(size) bytes"
+                                   + " (queue.capacity plus a \(SpoolHeader.size)-byte header),"
+                                   + " \(missing) more than its filesystem has free;"
+                                   + " free some space or lower queue.capacity")
     }
 
     static func fileSize(_ fd: Int32) -> Int {
@@ -379,7 +397,8 @@ public final class SpoolFile {
     }
 
     static func unrestorable(_ path: String, _ slot: Int) -> String {
-        "spool \(path): the stored position of slot \(slot) cannot be restored (its recipient name is damaged); the events it still needed are not delivered to that recipient"
+        "spool \(path): the stored position of slot \(slot) cannot be restored (its recipient name is damaged);"
+            + " the events it still needed are not delivered to that recipient"
     }
 
     /// The directory a path is in ("." for a bare name).

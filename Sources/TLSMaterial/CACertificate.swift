@@ -36,7 +36,8 @@ public struct CACertificate: Sendable, Equatable {
                 throw ConfigError(.tls, "\(key): \(which) has a malformed -----BEGIN line (it is not shown)")
             }
             guard Self.certificateLabels.contains(block.label) else {
-                throw ConfigError(.tls, "\(key): \(which) is a \(Values.quote(String(block.label))) PEM block, not a certificate (a CA setting holds certificates only)")
+                throw ConfigError(.tls, "\(key): \(which) is a \(Values.quote(String(block.label))) PEM block,"
+                                            + " not a certificate (a CA setting holds certificates only)")
             }
             guard let text = block.text else {
                 throw ConfigError(.tls, "\(key): \(which) has no -----END \(block.label)----- line")
@@ -60,7 +61,9 @@ public struct CACertificate: Sendable, Equatable {
             // (a line mangled in copying) is reported without being shown: it may be key text.
             guard let labelEnd = afterBegin.byteRange(of: "-----"),
                   (1...40).contains(afterBegin.distance(from: afterBegin.startIndex, to: labelEnd.lowerBound)),
-                  afterBegin[..<labelEnd.lowerBound].allSatisfy({ ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || $0 == " " })
+                  afterBegin[..<labelEnd.lowerBound].allSatisfy({
+                      ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || $0 == " "
+                  })
             else {
                 blocks.append(("", nil))
                 break
@@ -82,7 +85,8 @@ public struct CACertificate: Sendable, Equatable {
         return blocks
     }
 
-    static func check(_ block: Substring, key: String, which: String, now: Int64) throws(ConfigError) -> (subject: String, notAfter: String) {
+    static func check(_ block: Substring, key: String, which: String,
+                      now: Int64) throws(ConfigError) -> (subject: String, notAfter: String) {
         // A memory BIO that holds its own copy: a BIO_new_mem_buf over the array would point
         // at bytes whose lifetime ends with the closure that lent them.
         let bytes = Array(block.utf8) + [0x0A]
@@ -100,14 +104,17 @@ public struct CACertificate: Sendable, Equatable {
         let subject = Self.name(X509_get_subject_name(certificate))
         let notAfter = Self.time(X509_get0_notAfter(certificate))
         guard X509_check_ca(certificate) >= 1 else {
-            throw ConfigError(.tls, "\(key): \(which), \(subject), is not a CA certificate (basicConstraints lacks CA:TRUE); upload the root CA that issued the server's certificate")
+            throw ConfigError(.tls, "\(key): \(which), \(subject), is not a CA certificate"
+                                        + " (basicConstraints lacks CA:TRUE);"
+                                        + " upload the root CA that issued the server's certificate")
         }
         var when = time_t(now)
         if X509_cmp_time(X509_get0_notAfter(certificate), &when) < 0 {
             throw ConfigError(.tls, "\(key): \(which), the CA certificate \(subject), expired on \(notAfter)")
         }
         if X509_cmp_time(X509_get0_notBefore(certificate), &when) > 0 {
-            throw ConfigError(.tls, "\(key): \(which), the CA certificate \(subject), is not valid before \(Self.time(X509_get0_notBefore(certificate)))")
+            throw ConfigError(.tls, "\(key): \(which), the CA certificate \(subject), is not valid before"
+                                        + " \(Self.time(X509_get0_notBefore(certificate)))")
         }
         return (subject, notAfter)
     }

@@ -109,7 +109,9 @@ public final class CurlTransport: Transport {
             let code = message.pointee.data.result
             curl_multi_remove_handle(multi, easy)
             var context: UnsafeMutableRawPointer?
-            guard cshims_curl_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &context) == CURLE_OK, let context else { continue }
+            guard cshims_curl_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &context) == CURLE_OK, let context else {
+                continue
+            }
             let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
             guard transfers[transfer.slot] === transfer else { continue }
             transfer.active = false
@@ -158,7 +160,9 @@ class Transfer {
             cshims_curl_easy_setopt_pointer(easy, CURLOPT_CAINFO, nil)
             cshims_curl_easy_setopt_pointer(easy, CURLOPT_CAPATH, nil)
             let pem = Array(caCertificate.utf8)
-            pem.withUnsafeBytes { _ = cshims_curl_easy_setopt_blob(easy, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count) }
+            pem.withUnsafeBytes {
+                _ = cshims_curl_easy_setopt_blob(easy, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count)
+            }
         }
     }
 

@@ -15,7 +15,8 @@ final class HTTPTransfer: Transfer {
     static let headerSlots = 6
     static let headerCapacity = 512
     let headerNodes = UnsafeMutablePointer<curl_slist>.allocate(capacity: HTTPTransfer.headerSlots + 1)
-    let headerText = UnsafeMutablePointer<CChar>.allocate(capacity: (HTTPTransfer.headerSlots + 1) * HTTPTransfer.headerCapacity)
+    let headerText = UnsafeMutablePointer<CChar>.allocate(
+        capacity: (HTTPTransfer.headerSlots + 1) * HTTPTransfer.headerCapacity)
     var extraHeaders: UnsafeMutablePointer<curl_slist>?
     var body = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 8)
     var bodyCapacity = 4096
@@ -36,7 +37,8 @@ final class HTTPTransfer: Transfer {
 
     init(slot: Int, target: HTTPTarget) {
         proxyShown = target.proxy?.redacted
-        secrets = URLRedaction.secrets(of: target.url) + (target.proxy.map { URLRedaction.secrets(of: $0.unredactedText) } ?? [])
+        secrets = URLRedaction.secrets(of: target.url)
+            + (target.proxy.map { URLRedaction.secrets(of: $0.unredactedText) } ?? [])
         let url = try? WebhookURL("url", target.url)
         tunnelTarget = url.map { "\($0.host):\($0.port)" } ?? ""
         super.init(slot: slot, url: target.url, protocols: "http,https", caCertificate: target.caCertificate,
@@ -47,7 +49,9 @@ final class HTTPTransfer: Transfer {
             // recipient's own CA: the proxy sees only ciphertext.
             proxy.unredactedText.withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_PROXY, $0) }
             cshims_curl_easy_setopt_long(easy, CURLOPT_PROXYTYPE, Int(CURLPROXY_HTTP.rawValue))
-            target.noProxy.joined(separator: ",").withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_NOPROXY, $0) }
+            target.noProxy.joined(separator: ",").withCString {
+                _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_NOPROXY, $0)
+            }
         }
         cshims_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0)
         cshims_curl_easy_setopt_long(easy, CURLOPT_POST, 1)
@@ -146,7 +150,8 @@ final class HTTPTransfer: Transfer {
             if status == 200 { return .success(elapsed: elapsed) }
             if status == 407, let proxyShown {
                 return DeliveryResult(status: status, failure: .refused,
-                                      error: "proxy \(proxyShown) asks for authentication (HTTP 407): check the user and password in http.proxy",
+                                      error: "proxy \(proxyShown) asks for authentication (HTTP 407):"
+                                          + " check the user and password in http.proxy",
                                       elapsed: elapsed)
             }
             return DeliveryResult(status: status, failure: .refused, error: statusMessage(status), elapsed: elapsed)
@@ -167,7 +172,8 @@ final class HTTPTransfer: Transfer {
         if let easy { cshims_curl_easy_getinfo_long(easy, CURLINFO_HTTP_CONNECTCODE, &connectCode) }
         guard connectCode != 0 && connectCode != 200 else { return nil }
         if connectCode == 407 {
-            return "proxy \(proxy) asks for authentication (HTTP 407 to CONNECT): check the user and password in http.proxy"
+            return "proxy \(proxy) asks for authentication (HTTP 407 to CONNECT):"
+                + " check the user and password in http.proxy"
         }
         return "proxy \(proxy) refused CONNECT to \(tunnelTarget) (HTTP \(connectCode))"
     }
@@ -181,12 +187,14 @@ final class HTTPTransfer: Transfer {
             var location: UnsafePointer<CChar>?
             if let easy { cshims_curl_easy_getinfo_string(easy, CURLINFO_REDIRECT_URL, &location) }
             return text + (location.map {
-                ": redirect to \(Self.printable(Array(URLRedaction.redact(String(cString: $0)).utf8), limit: 200)) not followed"
+                ": redirect to \(Self.printable(Array(URLRedaction.redact(String(cString: $0)).utf8), limit: 200))"
+                    + " not followed"
             } ?? ": redirect not followed")
         }
         // An error page may echo the request's path or query: the URL's secrets are scrubbed.
         let scrubbed = URLRedaction.scrub(Self.printable(responseStart, limit: 1024), secrets: secrets)
-        let snippet = scrubbed.unicodeScalars.count > 120 ? String(String.UnicodeScalarView(scrubbed.unicodeScalars.prefix(120))) + "…" : scrubbed
+        let snippet = scrubbed.unicodeScalars.count > 120
+            ? String(String.UnicodeScalarView(scrubbed.unicodeScalars.prefix(120))) + "…" : scrubbed
         return URLRedaction.scrub(snippet.isEmpty ? text : text + ": " + snippet, secrets: secrets)
     }
 }

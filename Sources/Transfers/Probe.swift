@@ -30,7 +30,9 @@ public enum Probe {
         let transfer = HTTPTransfer(slot: 0, target: target)
         // The raw handle is read after the transfer's last use; it must outlive those reads.
         defer { withExtendedLifetime(transfer) {} }
-        var report = ProbeReport(url: URLRedaction.redact(target.url), result: DeliveryResult(status: 0, failure: .network, error: "libcurl unavailable", elapsed: 0))
+        var report = ProbeReport(url: URLRedaction.redact(target.url),
+                                 result: DeliveryResult(status: 0, failure: .network, error: "libcurl unavailable",
+                                                        elapsed: 0))
         guard curlReady, let easy = transfer.easy else { return report }
         cshims_curl_easy_setopt_long(easy, CURLOPT_CERTINFO, 1)
         transfer.recordTLSVersion = true
@@ -50,7 +52,8 @@ public enum Probe {
         report.tlsVersion = transfer.tlsVersion
         report.certificates = certificates(easy)
         if report.result.failure == .tls {
-            report.verification = report.result.error.hasPrefix("TLS: ") ? String(report.result.error.dropFirst(5)) : report.result.error
+            report.verification = report.result.error.hasPrefix("TLS: ")
+                ? String(report.result.error.dropFirst(5)) : report.result.error
             if report.certificates.isEmpty { report.certificates = presented(target) }
         } else if code == CURLE_OK || report.result.status > 0 {
             report.verification = "OK"
@@ -66,7 +69,9 @@ public enum Probe {
 
     static func certificates(_ easy: UnsafeMutableRawPointer) -> [[(name: String, value: String)]] {
         var pointer: UnsafeMutableRawPointer?
-        guard cshims_curl_easy_getinfo_pointer(easy, CURLINFO_CERTINFO, &pointer) == CURLE_OK, let pointer else { return [] }
+        guard cshims_curl_easy_getinfo_pointer(easy, CURLINFO_CERTINFO, &pointer) == CURLE_OK, let pointer else {
+            return []
+        }
         let info = pointer.assumingMemoryBound(to: curl_certinfo.self).pointee
         guard info.num_of_certs > 0, let chain = info.certinfo else { return [] }
         var result: [[(name: String, value: String)]] = []
@@ -126,7 +131,9 @@ extension Probe {
     public static func sendMail(_ target: SMTPTarget, envelope: MailEnvelope) -> MailProbeReport {
         let transfer = SMTPTransfer(slot: 0, target: target)
         defer { withExtendedLifetime(transfer) {} }
-        var report = MailProbeReport(transcript: [], result: DeliveryResult(status: 0, failure: .network, error: "libcurl unavailable", elapsed: 0))
+        var report = MailProbeReport(transcript: [],
+                                     result: DeliveryResult(status: 0, failure: .network, error: "libcurl unavailable",
+                                                            elapsed: 0))
         guard curlReady, let easy = transfer.easy else { return report }
         transfer.transcript = []
         transfer.prepare(envelope)

@@ -27,10 +27,14 @@ final class SMTPTransfer: Transfer {
                    caCertificate: relay.caCertificate, connectTimeout: target.connectTimeout,
                    requestTimeout: target.requestTimeout)
         guard let easy else { return }
-        cshims_curl_easy_setopt_long(easy, CURLOPT_USE_SSL, Int(relay.encryption == .none ? CURLUSESSL_NONE.rawValue : CURLUSESSL_ALL.rawValue))
+        cshims_curl_easy_setopt_long(easy, CURLOPT_USE_SSL,
+                                     Int(relay.encryption == .none ? CURLUSESSL_NONE.rawValue
+                                                                   : CURLUSESSL_ALL.rawValue))
         if !relay.username.isEmpty {
             relay.username.withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_USERNAME, $0) }
-            relay.password.unredactedText.withCString { _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_PASSWORD, $0) }
+            relay.password.unredactedText.withCString {
+                _ = cshims_curl_easy_setopt_pointer(easy, CURLOPT_PASSWORD, $0)
+            }
         }
         // One refused address must not hold every other recipient's mail back.
         cshims_curl_easy_setopt_long(easy, CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1)
@@ -163,7 +167,8 @@ final class SMTPTransfer: Transfer {
 
     override func result(_ code: CURLcode) -> DeliveryResult {
         let reply = Self.printable(lastRefusal.isEmpty ? lastReply : lastRefusal, limit: 160)
-        let replyCode = Int(String(decoding: (lastRefusal.isEmpty ? lastReply : lastRefusal).prefix(3), as: UTF8.self)) ?? responseCode
+        let replyCode = Int(String(decoding: (lastRefusal.isEmpty ? lastReply : lastRefusal).prefix(3), as: UTF8.self))
+            ?? responseCode
         if code == CURLE_OK {
             let accepted = Int(String(decoding: lastReply.prefix(3), as: UTF8.self)) ?? responseCode
             var result = DeliveryResult.success(status: accepted, elapsed: elapsed)
@@ -178,6 +183,7 @@ final class SMTPTransfer: Transfer {
             failure = .refused
             error = "relay refused the login: \(reply)"
         }
-        return DeliveryResult(status: lastRefusal.isEmpty ? 0 : replyCode, failure: failure, error: "SMTP: " + error, elapsed: elapsed)
+        return DeliveryResult(status: lastRefusal.isEmpty ? 0 : replyCode, failure: failure, error: "SMTP: " + error,
+                              elapsed: elapsed)
     }
 }

@@ -26,12 +26,14 @@ final class QueueFixture {
     func activate(_ slot: Int) { queue.activate(slot, name: "r\(slot)") }
 
     @discardableResult
-    func append(_ name: String, mask: UInt64, padding: Int = 0, timestamp: Int64 = 1_700_000_000) -> EventQueue.AppendResult {
+    func append(_ name: String, mask: UInt64, padding: Int = 0,
+                timestamp: Int64 = 1_700_000_000) -> EventQueue.AppendResult {
         let bytes = Array(name.utf8)
         return StringFields([("lsid", name), ("pad", String(repeating: "p", count: padding))]).withFields { variables in
             let size = EventRecord.size(nameLength: bytes.count, variables: variables, customFields: .none)!
             return bytes.withUnsafeBytes {
-                queue.append(size: size, mask: mask, timestamp: timestamp, name: $0, variables: variables, customFields: .none)
+                queue.append(size: size, mask: mask, timestamp: timestamp, name: $0,
+                             variables: variables, customFields: .none)
             }
         }
     }

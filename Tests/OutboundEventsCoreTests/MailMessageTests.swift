@@ -30,7 +30,8 @@ struct MailMessageTests {
     func encodedSubject() {
         let subject = String(repeating: "Sitzung beendet – Übergabe an Jürgen ", count: 3)
         let lines = headers(render(subject: subject))
-        let subjectLines = lines.drop { !$0.hasPrefix("Subject:") }.prefix { $0.hasPrefix("Subject:") || $0.hasPrefix(" ") }
+        let subjectLines = lines.drop { !$0.hasPrefix("Subject:") }
+            .prefix { $0.hasPrefix("Subject:") || $0.hasPrefix(" ") }
         #expect(subjectLines.count > 1)
         for line in subjectLines {
             let word = line.hasPrefix("Subject: ") ? String(line.dropFirst(9)) : String(line.dropFirst())

@@ -42,7 +42,8 @@ struct ProfileTests {
             """, source: "test.profile")
         #expect(profile.version == "7")
         #expect(profile.index(of: "door_opened") == 0)
-        let settings = try HTTPRecipientSettings([("url", "http://a.example/")], profile: profile, deployment: .appliance)
+        let settings = try HTTPRecipientSettings([("url", "http://a.example/")], profile: profile,
+                                                 deployment: .appliance)
         #expect(settings.retryInterval == 5000)
     }
 

@@ -21,7 +21,9 @@ struct RecipientDeliveryTests {
     static let alerting = RecipientDelivery.Policy(retryInterval: minute, retryDuration: 10_000 * minute,
                                                    alerts: .init(after: 60 * minute, resend: 1440 * minute))
 
-    static func ok(_ status: Int = 200) -> Input { .finished(.success(status: status, elapsed: 1), headEvicted: false, unixTime: 0) }
+    static func ok(_ status: Int = 200) -> Input {
+        .finished(.success(status: status, elapsed: 1), headEvicted: false, unixTime: 0)
+    }
     static let http503 = DeliveryResult(status: 503, failure: .refused, error: "HTTP 503", elapsed: 1)
     static var fail: Input { .finished(http503, headEvicted: false, unixTime: 1_700_000_000) }
 
@@ -37,7 +39,9 @@ struct RecipientDeliveryTests {
         return machine
     }
 
-    func step(_ at: Millis, _ input: Input, _ expected: [Action] = []) -> Step { Step(at: at, input: input, expected: expected) }
+    func step(_ at: Millis, _ input: Input, _ expected: [Action] = []) -> Step {
+        Step(at: at, input: input, expected: expected)
+    }
 
     @Test("one event in flight at a time; the next goes only after the first is delivered")
     func oneInFlight() {
@@ -65,7 +69,8 @@ struct RecipientDeliveryTests {
             step(m + 5, .tick(head: 1), [.startAttempt]),
             step(m + 9, Self.fail, [.finishHead(.failed)]),
             step(2 * m + 9, .tick(head: 1), [.startAttempt]),
-            step(2 * m + 10, Self.ok(), [.finishHead(.delivered), .log(.recovered(after: 2 * m + 5, failedAttempts: 2, dropped: 0))]),
+            step(2 * m + 10, Self.ok(),
+                 [.finishHead(.delivered), .log(.recovered(after: 2 * m + 5, failedAttempts: 2, dropped: 0))]),
             step(2 * m + 10, .tick(head: 2), [.startAttempt]),
         ])
         #expect(machine.attempts == 1, "the next event has its own count")
@@ -74,15 +79,18 @@ struct RecipientDeliveryTests {
     @Test("an event failing past its retry duration (from its first attempt) is dropped, logged and counted; the next goes at once")
     func retryDuration() {
         let m = Self.minute
-        var steps = [step(0, .tick(head: 1), [.startAttempt]), step(0, Self.fail, [.log(.failing(Self.http503)), .finishHead(.failed)])]
+        var steps = [step(0, .tick(head: 1), [.startAttempt]),
+                     step(0, Self.fail, [.log(.failing(Self.http503)), .finishHead(.failed)])]
         for attempt in 1..<10 {
             // A journal summary every 5 minutes of the streak.
-            steps.append(step(Millis(attempt) * m, .tick(head: 1), (attempt == 5 ? [.log(.stillFailing)] : []) + [.startAttempt]))
+            steps.append(step(Millis(attempt) * m, .tick(head: 1),
+                              (attempt == 5 ? [.log(.stillFailing)] : []) + [.startAttempt]))
             steps.append(step(Millis(attempt) * m, Self.fail, [.finishHead(.failed)]))
         }
         steps.append(step(10 * m, .tick(head: 1), [.log(.stillFailing), .startAttempt]))
         // Another try would start after 10 minutes: dropped now, not one interval later.
-        steps.append(step(10 * m, Self.fail, [.finishHead(.expired), .log(.expired(Self.http503, attempts: 11, failingFor: 10 * m))]))
+        steps.append(step(10 * m, Self.fail,
+                          [.finishHead(.expired), .log(.expired(Self.http503, attempts: 11, failingFor: 10 * m))]))
         steps.append(step(10 * m, .tick(head: 2), [.startAttempt]))
         let machine = run(steps)
         #expect(machine.counters.droppedExpired == 1)
@@ -94,14 +102,17 @@ struct RecipientDeliveryTests {
     func zeroDuration() {
         run(policy: .init(retryInterval: Self.minute, retryDuration: 0), [
             step(0, .tick(head: 1), [.startAttempt]),
-            step(3, Self.fail, [.log(.failing(Self.http503)), .finishHead(.expired), .log(.expired(Self.http503, attempts: 1, failingFor: 3))]),
+            step(3, Self.fail,
+                 [.log(.failing(Self.http503)), .finishHead(.expired),
+                  .log(.expired(Self.http503, attempts: 1, failingFor: 3))]),
         ])
     }
 
     @Test("no log storm: one entry when it starts failing, a summary every 5 minutes, one when it recovers")
     func summaries() {
         let m = Self.minute
-        var steps = [step(0, .tick(head: 1), [.startAttempt]), step(0, Self.fail, [.log(.failing(Self.http503)), .finishHead(.failed)])]
+        var steps = [step(0, .tick(head: 1), [.startAttempt]),
+                     step(0, Self.fail, [.log(.failing(Self.http503)), .finishHead(.failed)])]
         var summaries = 0
         for i in 1...20 {
             let t = Millis(i) * m
@@ -111,7 +122,8 @@ struct RecipientDeliveryTests {
             steps.append(step(t, Self.fail, [.finishHead(.failed)]))
         }
         steps.append(step(21 * m, .tick(head: 1), [.startAttempt]))
-        steps.append(step(21 * m, Self.ok(), [.finishHead(.delivered), .log(.recovered(after: 21 * m, failedAttempts: 21, dropped: 0))]))
+        steps.append(step(21 * m, Self.ok(),
+                          [.finishHead(.delivered), .log(.recovered(after: 21 * m, failedAttempts: 21, dropped: 0))]))
         run(policy: .init(retryInterval: m, retryDuration: 1000 * m), steps)
         #expect(summaries == 4)
     }
@@ -142,7 +154,8 @@ struct RecipientDeliveryTests {
     func alertsEndWithTheDroppedEvent() {
         let m = Self.minute
         let expired = RecipientDelivery.LogKind.expired(Self.http503, attempts: 7, failingFor: 60 * m)
-        let machine = run(policy: .init(retryInterval: 10 * m, retryDuration: 60 * m, alerts: .init(after: 20 * m, resend: 30 * m)), [
+        let machine = run(policy: .init(retryInterval: 10 * m, retryDuration: 60 * m,
+                                        alerts: .init(after: 20 * m, resend: 30 * m)), [
             step(0, .tick(head: 1), [.startAttempt]),
             step(0, Self.fail, [.log(.failing(Self.http503)), .finishHead(.failed)]),
             step(10 * m, .tick(head: 1), [.log(.stillFailing), .startAttempt]),
@@ -181,7 +194,8 @@ struct RecipientDeliveryTests {
             step(0, .tick(head: 1), [.startAttempt]),
             step(0, Self.fail, [.log(.failing(Self.http503)), .finishHead(.failed)]),
             step(10 * m, .tick(head: 1), [.log(.stillFailing), .startAttempt]),
-            step(10 * m, Self.fail, [.finishHead(.expired), .log(.expired(Self.http503, attempts: 2, failingFor: 10 * m))]),
+            step(10 * m, Self.fail,
+                 [.finishHead(.expired), .log(.expired(Self.http503, attempts: 2, failingFor: 10 * m))]),
             step(10 * m, .tick(head: 2), [.startAttempt]),
             step(10 * m, Self.fail, [.finishHead(.failed)]),
             step(20 * m, .tick(head: 2), [.log(.stillFailing), .sendFailureAlert, .startAttempt]),
@@ -195,7 +209,8 @@ struct RecipientDeliveryTests {
             step(0, .tick(head: 1), [.startAttempt]),
             step(0, Self.fail, [.log(.failing(Self.http503)), .finishHead(.failed)]),
             step(59 * m, .tick(head: 1), [.log(.stillFailing), .startAttempt]),
-            step(59 * m, Self.ok(), [.finishHead(.delivered), .log(.recovered(after: 59 * m, failedAttempts: 1, dropped: 0))]),
+            step(59 * m, Self.ok(),
+                 [.finishHead(.delivered), .log(.recovered(after: 59 * m, failedAttempts: 1, dropped: 0))]),
             step(61 * m, .tick(head: nil)),
         ])
     }
@@ -257,7 +272,8 @@ struct RecipientDeliveryTests {
         let m = Self.minute
         let machine = run([
             step(0, .tick(head: 1), [.startAttempt]),
-            step(1, .finished(Self.http503, headEvicted: true, unixTime: 0), [.log(.failing(Self.http503)), .finishHead(.failed)]),
+            step(1, .finished(Self.http503, headEvicted: true, unixTime: 0),
+                 [.log(.failing(Self.http503)), .finishHead(.failed)]),
             step(2, .tick(head: 5)),
             step(1 + m, .tick(head: 5), [.startAttempt]),
         ])
@@ -296,7 +312,8 @@ struct RecipientDeliveryTests {
         result.refusedAddresses = refused
         let machine = run([
             step(0, .tick(head: 1), [.startAttempt]),
-            step(1, .finished(result, headEvicted: false, unixTime: 0), [.finishHead(.delivered), .log(.addressesRefused(refused))]),
+            step(1, .finished(result, headEvicted: false, unixTime: 0),
+                 [.finishHead(.delivered), .log(.addressesRefused(refused))]),
         ])
         #expect(machine.counters.refusedAddresses == 1 && machine.counters.delivered == 1)
         #expect(machine.lastStatus == 250)

@@ -47,7 +47,9 @@ struct SettingsTests {
     func syncIntervalRange() {
         var settings = AgentSettings()
         #expect(settings.syncInterval == 1000)
-        for value in ["10ms", "1m", "1s"] { #expect((try? settings.apply([("queue.sync_interval", value)])) != nil, "\(value)") }
+        for value in ["10ms", "1m", "1s"] {
+            #expect((try? settings.apply([("queue.sync_interval", value)])) != nil, "\(value)")
+        }
         for value in ["9ms", "61s", "0", "soon"] {
             #expect {
                 try settings.apply([("queue.sync_interval", value)])
@@ -120,7 +122,8 @@ struct SettingsTests {
 
     @Test("HTTP recipient defaults are the spec's")
     func httpDefaults() throws {
-        let settings = try HTTPRecipientSettings([("url", "http://a.example/")], profile: profile, deployment: .appliance)
+        let settings = try HTTPRecipientSettings([("url", "http://a.example/")], profile: profile,
+                                                 deployment: .appliance)
         #expect(settings.enabled && !settings.sendCustomFields && settings.events.isAll)
         #expect(settings.retryInterval == 60_000 && settings.retryDuration == 86_400_000)
         #expect(settings.emailAlertAfter == 3_600_000 && settings.emailAlertResend == 86_400_000)
@@ -144,8 +147,11 @@ struct SettingsTests {
     @Test("email recipients may select email-capable events only; all means those")
     func emailEvents() throws {
         #expect {
-            try EmailRecipientSettings([("addresses", "a@example.com"), ("events", "support_conference_begin")], profile: profile)
-        } throws: { ($0 as! ConfigError).message == "events: support_conference_begin cannot be sent to email recipients" }
+            try EmailRecipientSettings([("addresses", "a@example.com"), ("events", "support_conference_begin")],
+                                       profile: profile)
+        } throws: {
+            ($0 as! ConfigError).message == "events: support_conference_begin cannot be sent to email recipients"
+        }
         let all = try EmailRecipientSettings([("addresses", "a@example.com")], profile: profile)
         let capable = profile.events.indices.filter { profile.events[$0].email }
         #expect(profile.events.indices.filter(all.events.contains) == capable)
@@ -154,7 +160,8 @@ struct SettingsTests {
 
     @Test("whsec_ secrets are base64-decoded; others are used as their bytes; errors never show the secret")
     func signingSecrets() throws {
-        #expect(try HTTPRecipientSettings.decodeSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unredactedBytes.count == 24)
+        #expect(try HTTPRecipientSettings.decodeSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+                    .unredactedBytes.count == 24)
         #expect(try HTTPRecipientSettings.decodeSecret("plain secret").unredactedBytes == Array("plain secret".utf8))
         #expect {
             try HTTPRecipientSettings.decodeSecret("whsec_not*base64!")

@@ -62,7 +62,8 @@ struct ValuesTests {
         try Values.recipientName("Tickets – Zürich 東京")
         try Values.recipientName(String(repeating: "ü", count: 64))
         try Values.recipientName(String(repeating: "\u{1F600}", count: 64))
-        for bad in ["", String(repeating: "n", count: 65), "tab\there", "new\nline", "nul\u{0}", "bidi\u{202E}", "del\u{7F}"] {
+        for bad in ["", String(repeating: "n", count: 65), "tab\there", "new\nline", "nul\u{0}", "bidi\u{202E}",
+                    "del\u{7F}"] {
             #expect(throws: ConfigError.self) { try Values.recipientName(bad) }
         }
     }
@@ -82,7 +83,8 @@ struct ValuesTests {
 
     @Test("email addresses are checked one by one and the bad one is named")
     func addresses() throws {
-        #expect(try Values.emailAddresses("addresses", "a@example.com, b@mail.example.org", allowEmpty: false).count == 2)
+        #expect(try Values.emailAddresses("addresses", "a@example.com, b@mail.example.org",
+                                          allowEmpty: false).count == 2)
         let ten = (1...10).map { "user\($0)@example.com" }.joined(separator: ",")
         #expect(try Values.emailAddresses("addresses", ten, allowEmpty: false).count == 10)
         let eleven = ten + ",user11@example.com"
@@ -92,7 +94,8 @@ struct ValuesTests {
         #expect {
             try Values.emailAddresses("addresses", "good@example.com, bad@", allowEmpty: false)
         } throws: { ($0 as! ConfigError).message.contains("\"bad@\"") }
-        for bad in ["plain", "a@b", "a b@example.com", "a@example..com", "<a@example.com>", "a@example.com\r\nBcc: x@y.z"] {
+        for bad in ["plain", "a@b", "a b@example.com", "a@example..com", "<a@example.com>",
+                    "a@example.com\r\nBcc: x@y.z"] {
             #expect(throws: ConfigError.self) { try Values.emailAddress("k", bad) }
         }
     }

@@ -66,8 +66,8 @@ struct WebhookURLTests {
 
     @Test("a refused URL is never echoed: no password, path or query reaches the error",
           arguments: ["https://admin:hunter2@hooks.example.com/a b", "admin:hunter2@host/x", "https://u:hunter2/x@h/",
-                      "https://admin:hunter2@-bad-/x", "ftp://admin:hunter2@h/x", "https://h/x#hunter2", "https://admin:hunter2@h:99999/",
-                      "https://h/hunter2\u{1}", "https://admin:hunter2@[::1/"])
+                      "https://admin:hunter2@-bad-/x", "ftp://admin:hunter2@h/x", "https://h/x#hunter2",
+                      "https://admin:hunter2@h:99999/", "https://h/hunter2\u{1}", "https://admin:hunter2@[::1/"])
     func refusedNotEchoed(_ text: String) {
         do {
             _ = try WebhookURL("url", text)
@@ -82,7 +82,8 @@ struct WebhookURLTests {
     @Test("text a peer sends back is scrubbed of the URL's secrets, whatever they are")
     func scrub() {
         let secrets = URLRedaction.secrets(of: "https://u:pw-123@h.example/hook/T000/***/XXXX?token=abc&x=***")
-        #expect(secrets.contains("T000") && secrets.contains("XXXX") && secrets.contains("abc") && secrets.contains("u:pw-123"))
+        #expect(secrets.contains("T000") && secrets.contains("XXXX") && secrets.contains("abc")
+                    && secrets.contains("u:pw-123"))
         #expect(URLRedaction.scrub("no route for /hook/T000/***/XXXX?token=abc", secrets: secrets)
                 == "no route for /hook/***/***/***?token=***")
         #expect(URLRedaction.scrub("aaaa", secrets: ["aa", ""]) == "******")

@@ -11,7 +11,8 @@ func withStoredEvent<R>(_ name: String, _ variables: [(String, String)], custom:
         StringFields(custom).withFields { customs in
             let size = EventRecord.size(nameLength: bytes.count, variables: vars, customFields: customs)!
             _ = bytes.withUnsafeBytes {
-                f.queue.append(size: size, mask: 1, timestamp: timestamp, name: $0, variables: vars, customFields: customs)
+                f.queue.append(size: size, mask: 1, timestamp: timestamp, name: $0,
+                               variables: vars, customFields: customs)
             }
         }
     }
@@ -35,7 +36,10 @@ struct WireFormatTests {
             var bytes: [UInt8] = []
             wire.jsonBody(of: event, customFields: true, into: &bytes)
             #expect(String(decoding: bytes, as: UTF8.self) ==
-                #"{"type":"support_conference_end","timestamp":"2023-11-14T22:13:20Z","data":{"event":"support_conference_end","version":"3","timestamp":"1700000000","appliance_id":"bseries-01","lsid":"L1","note":"a \"q\" \\ \n\u0001 é","custom":{"priority":"high"}}}"#)
+                #"{"type":"support_conference_end","timestamp":"2023-11-14T22:13:20Z","#
+                    + #""data":{"event":"support_conference_end","version":"3","timestamp":"1700000000","#
+                    + #""appliance_id":"bseries-01","lsid":"L1","note":"a \"q\" \\ \n\u0001 é","#
+                    + #""custom":{"priority":"high"}}}"#)
             wire.jsonBody(of: event, customFields: false, into: &bytes)
             #expect(!String(decoding: bytes, as: UTF8.self).contains("custom"))
         }
@@ -48,9 +52,11 @@ struct WireFormatTests {
             var bytes: [UInt8] = []
             wire.jsonBody(of: event, customFields: true, into: &bytes)
             #expect(String(decoding: bytes, as: UTF8.self).hasSuffix(
-                #""appliance_id":"bseries-01","custom_":"a","custom__":"b","customer":"c","custom":{"region":"EMEA"}}}"#))
+                #""appliance_id":"bseries-01","custom_":"a","custom__":"b","customer":"c","#
+                    + #""custom":{"region":"EMEA"}}}"#))
             wire.jsonBody(of: event, customFields: false, into: &bytes)
-            #expect(String(decoding: bytes, as: UTF8.self).hasSuffix(#""appliance_id":"bseries-01","custom":"a","custom_":"b","customer":"c"}}"#),
+            #expect(String(decoding: bytes, as: UTF8.self)
+                        .hasSuffix(#""appliance_id":"bseries-01","custom":"a","custom_":"b","customer":"c"}}"#),
                     "without the custom fields object the names stay")
         }
     }
@@ -65,10 +71,12 @@ struct WireFormatTests {
     @Test("standard variables first, then the event's own in order, then custom fields when on")
     func order() {
         withStoredEvent("support_conference_end",
-                        [("lsid", "L1"), ("external_key", "T-7"), ("type", "rep"), ("username", "ann"), ("display_name", "Ann B")],
+                        [("lsid", "L1"), ("external_key", "T-7"), ("type", "rep"), ("username", "ann"),
+                         ("display_name", "Ann B")],
                         custom: [("priority", "high")]) { event in
             #expect(body(event, custom: false) ==
-                "event=support_conference_end&version=3&timestamp=1795000000&appliance_id=bseries-01&lsid=L1&external_key=T-7&type=rep&username=ann&display_name=Ann+B")
+                "event=support_conference_end&version=3&timestamp=1795000000&appliance_id=bseries-01"
+                    + "&lsid=L1&external_key=T-7&type=rep&username=ann&display_name=Ann+B")
             #expect(body(event, custom: true).hasSuffix("&display_name=Ann+B&custom_priority=high"))
         }
     }
@@ -100,7 +108,8 @@ struct WireFormatTests {
         var input: [UInt8] = []
         WireFormat.signingInput(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330,
                                 body: Array("{\"test\": 2432232314}".utf8), into: &input)
-        #expect(String(decoding: input, as: UTF8.self) == "msg_p5jXN8AQM9LWM0D4loKWxJek.1614265330.{\"test\": 2432232314}")
+        #expect(String(decoding: input, as: UTF8.self)
+                    == "msg_p5jXN8AQM9LWM0D4loKWxJek.1614265330.{\"test\": 2432232314}")
     }
 
     @Test("base64 round-trips and refuses garbage")
@@ -127,7 +136,8 @@ struct TemplateTests {
 
     @Test("macros render variables case-insensitively, custom fields, label, time and %%")
     func render() throws {
-        let template = try Template("body", "%EVENT_LABEL% %lsid% %LSID% %CUSTOM:Ticket% %TIME% %APPLIANCE_ID% %EVENT% 100%% %MISSING%.")
+        let template = try Template("body", "%EVENT_LABEL% %lsid% %LSID% %CUSTOM:Ticket% %TIME%"
+                                                + " %APPLIANCE_ID% %EVENT% 100%% %MISSING%.")
         let text = template.render(values([("lsid", "L1")], custom: [("ticket", "T-9")]))
         #expect(text == "Session end L1 L1 T-9 2026-11-18T11:06:40Z bseries-01 support_conference_end 100% .")
     }

@@ -103,7 +103,8 @@ struct AgentDeliveryTests {
         #expect(requests[0].headers["webhook-id"] == requests[1].headers["webhook-id"])
         #expect(requests[0].headers["webhook-id"] != requests[2].headers["webhook-id"])
         #expect(requests[0].body == requests[1].body)
-        let first = Int(requests[0].headers["webhook-timestamp"]!)!, second = Int(requests[1].headers["webhook-timestamp"]!)!
+        let first = Int(requests[0].headers["webhook-timestamp"]!)!
+        let second = Int(requests[1].headers["webhook-timestamp"]!)!
         #expect(second - first == 90)
         #expect(requests[0].headers["content-type"] == "application/x-www-form-urlencoded; charset=utf-8")
     }
@@ -116,7 +117,8 @@ struct AgentDeliveryTests {
         m.emit()
         m.turn()
         let request = try #require(m.transport.requests.first)
-        let input = Array("\(request.headers["webhook-id"]!).\(request.headers["webhook-timestamp"]!).\(request.body)".utf8)
+        let signed = "\(request.headers["webhook-id"]!).\(request.headers["webhook-timestamp"]!).\(request.body)"
+        let input = Array(signed.utf8)
         let key = Base64.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")!
         #expect(request.headers["webhook-signature"] == "v1," + HMACSHA256.base64Signature(key: key, message: input))
         #expect(!m.agent.status().contains("MfKQ9r8"), "the secret never appears in status")
@@ -244,7 +246,8 @@ struct AgentDeliveryTests {
         m.turn()
         let body = try #require(m.transport.requests.first?.body)
         #expect(body.contains("&timestamp=1600000000&"))
-        #expect(!body.contains("&timestamp=1600000000&appliance_id") || body.components(separatedBy: "timestamp=").count == 2)
+        #expect(!body.contains("&timestamp=1600000000&appliance_id")
+                    || body.components(separatedBy: "timestamp=").count == 2)
     }
 
     @Test("drop_oldest evicts and counts per recipient; reject refuses with OE_EQUEUEFULL")
@@ -263,9 +266,12 @@ struct AgentDeliveryTests {
         let rejecting = try ManualAgent([("queue.capacity", "4096"), ("queue.overflow", "reject")])
         try rejecting.put("r", [("url", "http://r.example/")])
         var results: [ResultCode] = []
-        for i in 0..<50 { results.append(rejecting.emit("support_conference_begin", [("lsid", "e\(i)"), ("pad", pad)])) }
+        for i in 0..<50 {
+            results.append(rejecting.emit("support_conference_begin", [("lsid", "e\(i)"), ("pad", pad)]))
+        }
         #expect(results.contains(.queueFull))
-        #expect(results.prefix { $0 == .ok }.count == results.filter { $0 == .ok }.count, "once full, every emit is refused")
+        #expect(results.prefix { $0 == .ok }.count == results.filter { $0 == .ok }.count,
+                "once full, every emit is refused")
     }
 
     @Test("a recipient failing for an hour logs one failing entry, a summary every 5 minutes and one recovery")

@@ -5,8 +5,9 @@ import Testing
 
 extension ManualAgent {
     static func withRelay(_ extra: [(String, String)] = []) throws -> ManualAgent {
-        try ManualAgent([("smtp.host", "relay.example"), ("smtp.encryption", "none"), ("smtp.from", "appliance@example.com"),
-                         ("smtp.retry_interval", "1m"), ("appliance_id", "bseries-01")] + extra)
+        try ManualAgent([("smtp.host", "relay.example"), ("smtp.encryption", "none"),
+                         ("smtp.from", "appliance@example.com"), ("smtp.retry_interval", "1m"),
+                         ("appliance_id", "bseries-01")] + extra)
     }
 
     func mailText(_ index: Int) -> String {
@@ -19,7 +20,8 @@ extension ManualAgent {
         let start = text.firstRange(of: "\r\nSubject: ")!.upperBound
         var value = String(text[start..<text[start...].firstRange(of: "\r\n")!.lowerBound])
         if value.hasPrefix("=?UTF-8?B?") {
-            let words = text[start...].components(separatedBy: "\r\n").prefix { $0.hasPrefix("=?") || $0.hasPrefix(" =?") }
+            let words = text[start...].components(separatedBy: "\r\n")
+                .prefix { $0.hasPrefix("=?") || $0.hasPrefix(" =?") }
             value = words.map { word -> String in
                 let trimmed = word.trimmingCharacters(in: .whitespaces).dropFirst(10).dropLast(2)
                 return String(decoding: Base64.decode(trimmed)!, as: UTF8.self)
@@ -93,9 +95,11 @@ struct AgentMailTests {
         try m.putEmail("ops", [("addresses", "a@example.com")])
         m.emit("support_conference_end", [("lsid", "L")])
         m.turn()
-        m.transport.finish(0, DeliveryResult(status: 451, failure: .refused, error: "SMTP: relay replied 451 4.3.0 Try again later", elapsed: 1))
+        m.transport.finish(0, DeliveryResult(status: 451, failure: .refused,
+                                             error: "SMTP: relay replied 451 4.3.0 Try again later", elapsed: 1))
         m.settle()
-        #expect((try m.status()["smtp"] as! [String: Any])["status"] as? String == "relay replied 451 4.3.0 Try again later")
+        #expect((try m.status()["smtp"] as! [String: Any])["status"] as? String
+                == "relay replied 451 4.3.0 Try again later")
         #expect(m.log.entries(.smtpFailing).count == 1)
         m.clock.advance(59_999)
         m.turn()
@@ -117,7 +121,8 @@ struct AgentMailTests {
         m.emit("support_conference_end", [("lsid", "L")])
         m.turn()
         for _ in 0..<3 {
-            m.transport.finish(0, DeliveryResult(status: 0, failure: .network, error: "SMTP: Connection refused", elapsed: 1))
+            m.transport.finish(0, DeliveryResult(status: 0, failure: .network, error: "SMTP: Connection refused",
+                                                 elapsed: 1))
             m.settle()
             m.clock.advance(60_000)
             m.turn()
@@ -140,10 +145,12 @@ struct AgentMailTests {
         #expect(m.transport.mails.count == 1)
     }
 
-    func failingRecipient(after: String = "1h", resend: String = "1d", retryDuration: String = "1d") throws -> ManualAgent {
+    func failingRecipient(after: String = "1h", resend: String = "1d",
+                          retryDuration: String = "1d") throws -> ManualAgent {
         let m = try ManualAgent.withRelay()
-        try m.put("hook", [("url", "https://user:pw@hooks.example/x"), ("retry_interval", "1m"), ("email_contacts", "oncall@example.com"),
-                           ("email_alert_after", after), ("email_alert_resend", resend), ("retry_duration", retryDuration)])
+        try m.put("hook", [("url", "https://user:pw@hooks.example/x"), ("retry_interval", "1m"),
+                           ("email_contacts", "oncall@example.com"), ("email_alert_after", after),
+                           ("email_alert_resend", resend), ("retry_duration", retryDuration)])
         m.emit("support_conference_end", [("lsid", "L")])
         m.turn()
         return m
@@ -175,8 +182,8 @@ struct AgentMailTests {
         let alert = m.mailText(0)
         #expect(m.transport.mails[0].mail.recipients == ["oncall@example.com"])
         #expect(m.subject(0).contains("\"hook\"") && m.subject(0).contains("failing for 1h"))
-        for text in ["https://***@hooks.example/x", "HTTP 503 Service Unavailable", "Failing since:", "Queued events:   1",
-                     "Dropped so far:"] {
+        for text in ["https://***@hooks.example/x", "HTTP 503 Service Unavailable", "Failing since:",
+                     "Queued events:   1", "Dropped so far:"] {
             #expect(alert.contains(text), "\(text)")
         }
         #expect(!alert.contains("pw@"), "the URL password never appears")
@@ -198,7 +205,8 @@ struct AgentMailTests {
         let m = try failingRecipient(after: "10m", resend: "30m", retryDuration: "1h")
         keepFailing(m, minutes: 70)
         #expect(m.transport.mails.count == 3, "alerts at 10 and 40 minutes, then the last one at the drop (60)")
-        #expect(m.subject(2).contains("\"hook\"") && m.subject(2).contains("dropped its last queued event; alerts end"), "\(m.subject(2))")
+        #expect(m.subject(2).contains("\"hook\"")
+                    && m.subject(2).contains("dropped its last queued event; alerts end"), "\(m.subject(2))")
         let last = m.mailText(2)
         for text in ["Dropped event:   support_conference_end evt_", "HTTP 503 Service Unavailable", "Failing since:",
                      "1 after their retry duration (1h)", "the next comes only if a new event fails"] {
@@ -211,7 +219,8 @@ struct AgentMailTests {
         keepFailing(m, minutes: 9)
         #expect(m.transport.mails.count == 3)
         keepFailing(m, minutes: 2)
-        #expect(m.transport.mails.count == 4, "a new failing event, a new stream: its first alert after email_alert_after")
+        #expect(m.transport.mails.count == 4,
+                "a new failing event, a new stream: its first alert after email_alert_after")
         #expect(m.subject(3).contains("failing for"), "\(m.subject(3))")
     }
 

@@ -44,7 +44,9 @@ struct DocumentationTests {
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             if line.hasPrefix(marker) {
                 var title = line.dropFirst(marker.count).trimmingCharacters(in: .whitespaces)
-                if title.hasPrefix("\"") && title.hasSuffix("\"") && title.count >= 2 { title = String(title.dropFirst().dropLast()) }
+                if title.hasPrefix("\"") && title.hasSuffix("\"") && title.count >= 2 {
+                    title = String(title.dropFirst().dropLast())
+                }
                 current = title
                 sections[title, default: []] = []
             } else if let current {
@@ -58,7 +60,8 @@ struct DocumentationTests {
           arguments: kinds)
     func settingsReference(_ kind: Kind) throws {
         let sections = Self.sections(try Self.read("docs/settings.md"), marker: "## ")
-        let lines = try #require(sections[kind.markdownSection], "docs/settings.md has no section \"## \(kind.markdownSection)\"")
+        let lines = try #require(sections[kind.markdownSection],
+                                 "docs/settings.md has no section \"## \(kind.markdownSection)\"")
         for key in kind.keys where !lines.contains(where: { $0.hasPrefix("| `\(key)` |") }) {
             Issue.record("docs/settings.md: the \(kind) key \"\(key)\" has no row (| `\(key)` | ...) under \"## \(kind.markdownSection)\"")
         }
@@ -68,7 +71,8 @@ struct DocumentationTests {
           arguments: kinds)
     func manualPage(_ kind: Kind) throws {
         let sections = Self.sections(try Self.read("packaging/outbound-events.conf.5"), marker: ".SH ")
-        let lines = try #require(sections[kind.manSection], "outbound-events.conf.5 has no section \".SH \(kind.manSection)\"")
+        let lines = try #require(sections[kind.manSection],
+                                 "outbound-events.conf.5 has no section \".SH \(kind.manSection)\"")
         // An entry is a .TP paragraph whose tag is the key in bold: ".TP", then ".B key".
         var tagged = Set<String>()
         for (index, line) in lines.enumerated() where line == ".TP" && index + 1 < lines.count {
@@ -92,22 +96,26 @@ struct DocumentationTests {
         for key in AgentSettings.keys {
             var settings = AgentSettings()
             do { try settings.set(key, "") } catch {
-                #expect(!refusedAsUnknown(error.message), "agent key \"\(key)\" is listed but not accepted: \(error.message)")
+                #expect(!refusedAsUnknown(error.message),
+                        "agent key \"\(key)\" is listed but not accepted: \(error.message)")
             }
         }
         for key in HTTPRecipientSettings.keys {
             do { _ = try HTTPRecipientSettings([(key, "")], profile: profile, deployment: .appliance) } catch {
-                #expect(!refusedAsUnknown(error.message), "HTTP recipient key \"\(key)\" is listed but not accepted: \(error.message)")
+                #expect(!refusedAsUnknown(error.message),
+                        "HTTP recipient key \"\(key)\" is listed but not accepted: \(error.message)")
             }
         }
         for key in EmailRecipientSettings.keys {
             do { _ = try EmailRecipientSettings([(key, "")], profile: profile) } catch {
-                #expect(!refusedAsUnknown(error.message), "email recipient key \"\(key)\" is listed but not accepted: \(error.message)")
+                #expect(!refusedAsUnknown(error.message),
+                        "email recipient key \"\(key)\" is listed but not accepted: \(error.message)")
             }
         }
         for key in Producer.keys {
             do { _ = try Producer(settings: [(key, "")], environment: AgentEnvironment(version: "test")) } catch {
-                #expect(!refusedAsUnknown(error.message), "producer key \"\(key)\" is listed but not accepted: \(error.message)")
+                #expect(!refusedAsUnknown(error.message),
+                        "producer key \"\(key)\" is listed but not accepted: \(error.message)")
             }
         }
 
@@ -121,7 +129,8 @@ struct DocumentationTests {
                 let code = line.trimmingCharacters(in: .whitespaces)
                 guard code.hasPrefix("case \""), let colon = code.firstIndex(of: ":") else { continue }
                 // `case "a", "b":` — the quoted labels before the colon.
-                let labels = code[..<colon].split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+                let labels = code[..<colon].split(separator: "\"").enumerated()
+                    .filter { $0.offset % 2 == 1 }.map { String($0.element) }
                 for label in labels {
                     named += 1
                     if !listed.contains(label) {

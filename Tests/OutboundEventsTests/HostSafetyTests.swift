@@ -13,7 +13,9 @@ struct ChildEnd {
     var out: String
     var err: String
     var exitedNormally: Bool { !signaled && status == 0 }
-    var line: String { "exit \(signaled ? "by signal" : "status") \(status); stdout: \(out.prefix(600)); stderr: \(err.prefix(600))" }
+    var line: String {
+        "exit \(signaled ? "by signal" : "status") \(status); stdout: \(out.prefix(600)); stderr: \(err.prefix(600))"
+    }
 }
 
 func runChild(_ path: String, _ arguments: [String], timeout: Double = 120) throws -> ChildEnd {
@@ -42,7 +44,8 @@ final class SmallDisk {
         path = temporaryDirectory("disk").path
         let mount = try runChild("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path], timeout: 20)
         guard mount.exitedNormally else {
-            throw ConfigError(.io, "cannot mount a \(size) tmpfs on \(path) (the host-safety tests run as root): \(mount.err)")
+            throw ConfigError(.io, "cannot mount a \(size) tmpfs on \(path) (the host-safety tests run as root):"
+                                       + " \(mount.err)")
         }
     }
 
@@ -50,7 +53,10 @@ final class SmallDisk {
 
     /// Writes a file until the filesystem is full, so nothing is left for a sparse page.
     func fill(_ name: String) {
-        guard let handle = FileHandle(forWritingAtPath: { FileManager.default.createFile(atPath: path + "/" + name, contents: nil); return path + "/" + name }()) else { return }
+        guard let handle = FileHandle(forWritingAtPath: {
+            FileManager.default.createFile(atPath: path + "/" + name, contents: nil)
+            return path + "/" + name
+        }()) else { return }
         let chunk = Data(repeating: 0x55, count: 4096)
         while (try? handle.write(contentsOf: chunk)) != nil {}
         try? handle.close()
@@ -102,7 +108,8 @@ struct HostSafetyTests {
         /// Descriptors of this process open on the spool file.
         func openOnSpool() throws -> Int {
             try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").filter { fd in
-                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd))?.hasPrefix(spool) == true
+                let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd)
+                return target?.hasPrefix(spool) == true
             }.count
         }
         for _ in 0..<3 {
@@ -130,7 +137,8 @@ struct HostSafetyTests {
         #expect(end.exitedNormally, "\(end.line)")
         #expect(end.err.contains("migrating its events") && end.err.contains("truncated"), "\(end.line)")
         let queued = try #require(end.out.split(separator: "\n").first { $0.hasPrefix("status ") }.flatMap { line in
-            (try JSONSerialization.jsonObject(with: Data(line.dropFirst(7).utf8)) as? [String: Any])?["queue"] as? [String: Any]
+            (try JSONSerialization.jsonObject(with: Data(line.dropFirst(7).utf8)) as? [String: Any])?["queue"]
+                as? [String: Any]
         }?["queued_events"] as? Int)
         #expect(queued > 50 && queued < 400, "the records in what remains are kept: \(queued)")
     }
@@ -148,7 +156,8 @@ struct HostSafetyTests {
         let end = try runChild(hostChild, [spool, "1MiB", "10", "10"])
         #expect(end.exitedNormally, "\(end.line)")
         #expect(end.err.contains("its header gives a ring of 1099511627776 bytes"), "\(end.line)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).contains { $0.hasPrefix("queue.corrupt-") })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory)
+            .contains { $0.hasPrefix("queue.corrupt-") })
     }
 
     @Test("a stored position whose recipient name is damaged cannot be restored, and the journal says so")
@@ -170,8 +179,10 @@ struct HostSafetyTests {
     func closeWhileHandshakeHangs() throws {
         let silent = try SilentListener()
         defer { silent.stop() }
-        let live = try LiveAgent([("shutdown_timeout", "1s"), ("http.connect_timeout", "60s"), ("http.request_timeout", "60s")])
-        try live.put("stuck", [("url", "https://127.0.0.1:\(silent.port)/hook"), ("ca_certificate", TestPKI.shared.caPEM)])
+        let live = try LiveAgent([("shutdown_timeout", "1s"), ("http.connect_timeout", "60s"),
+                                  ("http.request_timeout", "60s")])
+        try live.put("stuck", [("url", "https://127.0.0.1:\(silent.port)/hook"),
+                               ("ca_certificate", TestPKI.shared.caPEM)])
         live.emit("support_conference_begin", [("lsid", "1")])
         #expect(waitUntil(5) { silent.connections > 0 }, "the attempt reached the peer")
         Thread.sleep(forTimeInterval: 0.3)
@@ -186,7 +197,8 @@ struct HostSafetyTests {
     func duplicateVariables() throws {
         let live = try LiveAgent()
         try live.put("r", [("url", "http://127.0.0.1:9/")])
-        let (code, message) = live.agent.emit("support_conference_begin", variables: [("lsid", "1"), ("timestamp", "1"), ("timestamp", "2")])
+        let (code, message) = live.agent.emit("support_conference_begin",
+                                              variables: [("lsid", "1"), ("timestamp", "1"), ("timestamp", "2")])
         #expect(code == .invalid)
         #expect(message?.contains("\"timestamp\" given twice") == true, "\(message ?? "")")
         let (custom, why) = live.agent.emit("support_conference_begin", variables: [("lsid", "1")],
@@ -239,7 +251,9 @@ final class SilentListener: @unchecked Sendable {
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0
+            }
         }
         guard bound, listen(listener, 16) == 0 else { throw ConfigError(.io, "cannot listen on 127.0.0.1") }
         port = Int(UInt16(bigEndian: address.sin_port))

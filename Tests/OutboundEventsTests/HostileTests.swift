@@ -8,8 +8,8 @@ import Testing
 @Suite("Hostile receivers")
 struct HostileTests {
     enum Hostile: String, CaseIterable, CustomTestStringConvertible, Sendable {
-        case neverAnswers, oneBytePerSecond, gigabyteBody, resetMidResponse, expiredCertificate, wrongHostName, tls10Only,
-             everyOtherRequest
+        case neverAnswers, oneBytePerSecond, gigabyteBody, resetMidResponse, expiredCertificate, wrongHostName,
+             tls10Only, everyOtherRequest
         var testDescription: String { rawValue }
     }
 
@@ -46,9 +46,11 @@ struct HostileTests {
         let status = live.recipient("hostile")
         switch hostile {
         case .gigabyteBody:
-            #expect(waitUntil(10) { live.recipient("hostile")["delivered"] as? Int == 30 }, "a 200 with a huge body counts")
+            #expect(waitUntil(10) { live.recipient("hostile")["delivered"] as? Int == 30 },
+                    "a 200 with a huge body counts")
         case .everyOtherRequest:
-            #expect(waitUntil(20) { live.recipient("hostile")["delivered"] as? Int == 30 }, "every event arrives despite the failures")
+            #expect(waitUntil(20) { live.recipient("hostile")["delivered"] as? Int == 30 },
+                    "every event arrives despite the failures")
             let received = bad.requests.map { $0.field("lsid") ?? "" }
             var firsts: [String] = []
             for lsid in received where !firsts.contains(lsid) { firsts.append(lsid) }

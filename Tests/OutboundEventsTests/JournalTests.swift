@@ -26,14 +26,17 @@ struct JournalTests {
     func failingEntry() throws {
         let identifier = "oe-test-\(UUID().uuidString.prefix(8))"
         let receiver = try Receiver(control: "503")
-        let agent = try Agent(settings: [(key: "log.identifier", value: identifier), (key: "shutdown_timeout", value: "0")],
+        let agent = try Agent(settings: [(key: "log.identifier", value: identifier),
+                                         (key: "shutdown_timeout", value: "0")],
                               environment: AgentEnvironment(version: "1.0.0"))
         defer { agent.close() }
-        try agent.putHTTPRecipient("ticketing", [(key: "url", value: receiver.url), (key: "retry_interval", value: "1h")])
+        try agent.putHTTPRecipient("ticketing", [(key: "url", value: receiver.url),
+                                                 (key: "retry_interval", value: "1h")])
         _ = agent.emit("support_conference_end", variables: [("lsid", "L")])
         var entry: [String: String]?
         #expect(waitUntil(10) {
-            entry = journalEntries(identifier: identifier).first { $0["MESSAGE_ID"] == MessageID.recipientFailing.rawValue }
+            entry = journalEntries(identifier: identifier)
+                .first { $0["MESSAGE_ID"] == MessageID.recipientFailing.rawValue }
             return entry != nil
         })
         let found = try #require(entry)
@@ -80,8 +83,10 @@ struct CatalogTests {
     @Test("journalctl --update-catalog accepts the file and lists every entry")
     func journalctlAccepts() throws {
         let root = temporaryDirectory("catalog").path
-        try FileManager.default.createDirectory(atPath: root + "/usr/lib/systemd/catalog", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: catalog, toPath: root + "/usr/lib/systemd/catalog/outbound-events.catalog")
+        try FileManager.default.createDirectory(atPath: root + "/usr/lib/systemd/catalog",
+                                                withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: catalog,
+                                         toPath: root + "/usr/lib/systemd/catalog/outbound-events.catalog")
         #expect(run("/usr/bin/journalctl", ["--root=\(root)", "--update-catalog"]).status == 0)
         let listed = run("/usr/bin/journalctl", ["--root=\(root)", "--list-catalog"]).out
         for id in MessageID.allCases { #expect(listed.contains(id.rawValue), "\(id) not listed") }
@@ -97,14 +102,17 @@ struct DiagnosisTests {
         let failing = try Receiver(control: "503")
         let down = try Receiver()
         down.stop()
-        let agent = try Agent(settings: [(key: "log.identifier", value: identifier), (key: "shutdown_timeout", value: "0")],
+        let agent = try Agent(settings: [(key: "log.identifier", value: identifier),
+                                         (key: "shutdown_timeout", value: "0")],
                               environment: AgentEnvironment(version: "1.0.0"))
         defer { agent.close() }
         try agent.putHTTPRecipient("refused", [(key: "url", value: down.url), (key: "retry_interval", value: "1h")])
-        try agent.putHTTPRecipient("wrong-ca", [(key: "url", value: tls.localhostURL), (key: "retry_interval", value: "1h"),
+        try agent.putHTTPRecipient("wrong-ca", [(key: "url", value: tls.localhostURL),
+                                                (key: "retry_interval", value: "1h"),
                                                 (key: "ca_certificate", value: TestPKI.shared.otherCAPEM)])
         try agent.putHTTPRecipient("status", [(key: "url", value: failing.url), (key: "retry_interval", value: "1h")])
-        try agent.putHTTPRecipient("expired", [(key: "url", value: failing.url), (key: "retry_interval", value: "100ms"),
+        try agent.putHTTPRecipient("expired", [(key: "url", value: failing.url),
+                                               (key: "retry_interval", value: "100ms"),
                                                (key: "retry_duration", value: "300ms")])
         _ = agent.emit("support_conference_end", variables: [("lsid", "L")])
         let wanted: [(String, MessageID, String)] = [
@@ -114,7 +122,9 @@ struct DiagnosisTests {
         var entries: [[String: String]] = []
         #expect(waitUntil(15) {
             entries = journalEntries(identifier: identifier)
-            return wanted.allSatisfy { name, id, _ in entries.contains { $0["OE_RECIPIENT"] == name && $0["MESSAGE_ID"] == id.rawValue } }
+            return wanted.allSatisfy { name, id, _ in
+                entries.contains { $0["OE_RECIPIENT"] == name && $0["MESSAGE_ID"] == id.rawValue }
+            }
         })
         for (name, id, text) in wanted {
             let entry = entries.first { $0["OE_RECIPIENT"] == name && $0["MESSAGE_ID"] == id.rawValue }
@@ -126,14 +136,16 @@ struct DiagnosisTests {
         try? FileManager.default.createDirectory(atPath: catalogDirectory, withIntermediateDirectories: true)
         let installed = catalogDirectory + "/outbound-events.catalog"
         try? FileManager.default.removeItem(atPath: installed)
-        try FileManager.default.copyItem(atPath: repositoryRoot + "/packaging/outbound-events.catalog", toPath: installed)
+        try FileManager.default.copyItem(atPath: repositoryRoot + "/packaging/outbound-events.catalog",
+                                         toPath: installed)
         _ = run("/usr/bin/journalctl", ["--update-catalog"])
         defer {
             try? FileManager.default.removeItem(atPath: installed)
             _ = run("/usr/bin/journalctl", ["--update-catalog"])
         }
         let explained = run("/usr/bin/journalctl", ["-x", "--no-pager", "-t", identifier]).out
-        #expect(explained.contains("Subject: TLS verification of outbound events recipient wrong-ca failed"), "\(explained.prefix(2000))")
+        #expect(explained.contains("Subject: TLS verification of outbound events recipient wrong-ca failed"),
+                "\(explained.prefix(2000))")
         #expect(explained.contains("Subject: Outbound events recipient refused is failing"))
         #expect(explained.contains("Subject: Outbound event "))
     }

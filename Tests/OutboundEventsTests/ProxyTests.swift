@@ -34,7 +34,9 @@ final class TinyProxy: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        guard waitUntil(10, { canConnect(port) }) else { throw ConfigError(.io, "tinyproxy did not start on port \(port)") }
+        guard waitUntil(10, { canConnect(port) }) else {
+            throw ConfigError(.io, "tinyproxy did not start on port \(port)")
+        }
     }
 
     deinit {
@@ -56,7 +58,9 @@ func freePort() throws -> Int {
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let ok = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+        }
     }
     guard ok else { throw ConfigError(.io, "no free port") }
     return Int(UInt16(bigEndian: address.sin_port))
@@ -70,7 +74,9 @@ func canConnect(_ port: Int) -> Bool {
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     address.sin_port = UInt16(port).bigEndian
     return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+        }
     }
 }
 
@@ -120,10 +126,13 @@ struct ProxyTests {
         let without = try LiveAgent([("http.proxy", proxy.url)])
         try without.put("r", [("url", receiver.localhostURL), ("ca_certificate", TestPKI.shared.caPEM)])
         without.emit("support_conference_begin", [("lsid", "no-login")])
-        #expect(waitUntil { (without.recipient("r")["status"] as? String)?.contains("asks for authentication") == true })
+        #expect(waitUntil {
+            (without.recipient("r")["status"] as? String)?.contains("asks for authentication") == true
+        })
         #expect((without.recipient("r")["status"] as? String)?.contains("407") == true)
         for entry in withLogin.log.entries + without.log.entries {
-            #expect(!entry.message.contains("pr0xy-PASS-55") && !entry.fields.contains { $0.value.contains("pr0xy-PASS-55") })
+            #expect(!entry.message.contains("pr0xy-PASS-55")
+                    && !entry.fields.contains { $0.value.contains("pr0xy-PASS-55") })
         }
     }
 
@@ -135,7 +144,8 @@ struct ProxyTests {
         try live.put("r", [("url", receiver.localhostURL), ("ca_certificate", TestPKI.shared.caPEM)])
         live.emit("support_conference_begin", [("lsid", "x")])
         #expect(waitUntil {
-            (live.recipient("r")["status"] as? String)?.contains("refused CONNECT to localhost:\(receiver.port) (HTTP 403)") == true
+            let status = live.recipient("r")["status"] as? String
+            return status?.contains("refused CONNECT to localhost:\(receiver.port) (HTTP 403)") == true
         }, "\(live.recipient("r")["status"] ?? "")")
         #expect(receiver.requests.isEmpty)
     }
@@ -153,15 +163,17 @@ struct ProxyTests {
         let through = try LiveAgent([("http.proxy", deadProxy)])
         try through.put("r", [("url", receiver.url)])
         through.emit("support_conference_begin", [("lsid", "via-dead-proxy")])
-        #expect(waitUntil { (through.recipient("r")["status"] as? String)?.hasPrefix("proxy http://127.0.0.1:") == true },
-                "\(through.recipient("r")["status"] ?? "")")
+        #expect(waitUntil {
+            (through.recipient("r")["status"] as? String)?.hasPrefix("proxy http://127.0.0.1:") == true
+        }, "\(through.recipient("r")["status"] ?? "")")
         #expect(receiver.lsids() == ["direct"])
     }
 
     @Test("http.proxy is checked when set: http:// with a port and nothing after it")
     func proxySetting() throws {
         var settings = AgentSettings()
-        for bad in ["https://127.0.0.1:3128", "http://127.0.0.1", "http://127.0.0.1:3128/path", "socks5://h:1", "http://u:s3cret@h:99999"] {
+        for bad in ["https://127.0.0.1:3128", "http://127.0.0.1", "http://127.0.0.1:3128/path", "socks5://h:1",
+                    "http://u:s3cret@h:99999"] {
             #expect(throws: ConfigError.self) { try settings.set("http.proxy", bad) }
             do { try settings.set("http.proxy", bad) } catch { #expect(!error.message.contains("s3cret")) }
         }
@@ -177,9 +189,11 @@ struct ProxyTests {
         let directory = temporaryDirectory("send-test-proxy").path
         try TestPKI.shared.caPEM.write(toFile: directory + "/ca.pem", atomically: true, encoding: .utf8)
         let settings = writeSettings("http.proxy = http://agent:pr0xy-PASS-55@127.0.0.1:\(proxy.port)\n")
-        let result = try runTool(["send-test", receiver.localhostURL, "--ca-file", directory + "/ca.pem", "--settings", settings])
+        let result = try runTool(["send-test", receiver.localhostURL, "--ca-file", directory + "/ca.pem",
+                                  "--settings", settings])
         #expect(result.status == 0, "\(result.out) \(result.err)")
-        #expect(result.out.contains("Proxy:        http://***@127.0.0.1:\(proxy.port) (a CONNECT tunnel; TLS verified end to end)"), "\(result.out)")
+        #expect(result.out.contains("Proxy:        http://***@127.0.0.1:\(proxy.port)"
+                                        + " (a CONNECT tunnel; TLS verified end to end)"), "\(result.out)")
         #expect(!(result.out + result.err).contains("pr0xy-PASS-55"))
         #expect(receiver.requests.count == 1)
     }

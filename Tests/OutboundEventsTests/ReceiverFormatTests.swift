@@ -58,7 +58,9 @@ struct ReceiverFormatTests {
         #expect(requests.allSatisfy { $0.verifiedSecret == 0 }, "\(requests.map { $0.verifyError ?? "" })")
         let json = try #require(requests.first { $0.headers["content-type"] == "application/json" })
         #expect(json.dataKeys == ["event", "version", "timestamp", "appliance_id", "lsid"])
-        let form = try #require(requests.first { $0.headers["content-type"]?.hasPrefix("application/x-www-form-urlencoded") == true })
+        let form = try #require(requests.first {
+            $0.headers["content-type"]?.hasPrefix("application/x-www-form-urlencoded") == true
+        })
         #expect(form.field("lsid") == "1")
     }
 
@@ -74,7 +76,8 @@ struct ReceiverFormatTests {
         #expect(live.agent.flush(timeout: 10_000) == .ok)
         let request = try #require(withCustom.requests.first)
         #expect(request.verifiedSecret == 0, "\(request.verifyError ?? "")")
-        #expect(request.dataKeys == ["event", "version", "timestamp", "appliance_id", "lsid", "custom_", "custom__", "custom"])
+        #expect(request.dataKeys
+                    == ["event", "version", "timestamp", "appliance_id", "lsid", "custom_", "custom__", "custom"])
         let data = try #require((request.payload as? [String: Any])?["data"] as? [String: Any])
         #expect(data["custom"] as? [String: String] == ["region": "EMEA"])
         #expect(data["custom_"] as? String == "from the firmware")
@@ -82,7 +85,8 @@ struct ReceiverFormatTests {
         let plain = try #require(without.requests.first)
         #expect(plain.dataKeys == ["event", "version", "timestamp", "appliance_id", "lsid", "custom", "custom_"],
                 "without the custom fields object the variables keep their names")
-        #expect((plain.payload as? [String: Any])?["data"].flatMap { ($0 as? [String: Any])?["custom"] } as? String == "from the firmware")
+        #expect((plain.payload as? [String: Any])?["data"].flatMap { ($0 as? [String: Any])?["custom"] } as? String
+                    == "from the firmware")
     }
 
     @Test("secret rotation: one v1 signature per secret; a receiver that knows either secret verifies")
@@ -96,7 +100,9 @@ struct ReceiverFormatTests {
                                 ("signing_secret", "\(Self.secretA) \(Self.secretB)")])
         }
         live.emit("support_conference_begin", [("lsid", "rotating")])
-        #expect(waitUntil { knowsA.requests.count == 1 && knowsB.requests.count == 1 && knowsNeither.requests.count == 1 })
+        #expect(waitUntil {
+            knowsA.requests.count == 1 && knowsB.requests.count == 1 && knowsNeither.requests.count == 1
+        })
         let signature = try #require(knowsA.requests.first?.headers["webhook-signature"])
         let parts = signature.split(separator: " ")
         #expect(parts.count == 2 && parts.allSatisfy { $0.hasPrefix("v1,") }, "\(signature)")
@@ -108,7 +114,8 @@ struct ReceiverFormatTests {
             try live.put("four", [("url", knowsA.url), ("signing_secret", "a b c d")])
             Issue.record("four secrets accepted")
         } catch {
-            #expect(error.message == "signing_secret: 4 secrets given; at most 3 are allowed, separated by spaces (the values are not shown)")
+            #expect(error.message == "signing_secret: 4 secrets given; at most 3 are allowed, separated by spaces"
+                                         + " (the values are not shown)")
         }
         do {
             try live.put("bad", [("url", knowsA.url), ("signing_secret", "\(Self.secretA) whsec_!!")])

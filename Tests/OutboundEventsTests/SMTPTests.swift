@@ -23,8 +23,10 @@ struct SMTPTests {
         let live = try LiveAgent(relay.settings(extra: [("appliance_id", "bseries-01")]))
         try live.putEmail("ops", [("addresses", "a@example.com, b@example.com"),
                                   ("subject", "Sitzung beendet – %LSID% (%EXTERNAL_KEY%)"),
-                                  ("body", "Session %LSID% ended at %TIME%.\n.\nA line with a lone dot above.\nCustomer: %CUSTOM:customer%")])
-        live.emit("support_conference_end", [("lsid", "L-1"), ("external_key", "INC-7")], custom: [("customer", "Jürgen")])
+                                  ("body", "Session %LSID% ended at %TIME%.\n.\nA line with a lone dot above.\n"
+                                      + "Customer: %CUSTOM:customer%")])
+        live.emit("support_conference_end", [("lsid", "L-1"), ("external_key", "INC-7")],
+                  custom: [("customer", "Jürgen")])
         #expect(live.agent.flush(timeout: 10_000) == .ok)
         let message = try #require(relay.messages.first)
         #expect(message.from == "appliance@bseries.example")
@@ -55,7 +57,8 @@ struct SMTPTests {
     @Test("a relay with a certificate the uploaded CA did not sign is refused")
     func startTLSWrongCA() throws {
         let relay = try SMTPRelay(tls: TestPKI.shared.server)
-        let live = try LiveAgent(relay.settings(encryption: "starttls", extra: [("smtp.ca_certificate", TestPKI.shared.otherCAPEM)]))
+        let live = try LiveAgent(relay.settings(encryption: "starttls",
+                                                extra: [("smtp.ca_certificate", TestPKI.shared.otherCAPEM)]))
         try live.putEmail("ops", [("addresses", "a@example.com")])
         live.emit("support_conference_end", [("lsid", "x")])
         #expect(waitUntil { live.smtpFailing })
@@ -73,7 +76,8 @@ struct SMTPTests {
         // The first attempt may meet the relay while it is being killed (a connection cut mid-greeting);
         // the status settles on the refused connection of the retries that follow.
         #expect(waitUntil { live.smtpFailing })
-        #expect(waitUntil { live.smtpStatus.contains("onnect") || live.smtpStatus.contains("refused") }, "\(live.smtpStatus)")
+        #expect(waitUntil { live.smtpStatus.contains("onnect") || live.smtpStatus.contains("refused") },
+                "\(live.smtpStatus)")
         try relay.restart()
         #expect(live.agent.flush(timeout: 10_000) == .ok)
         #expect(relay.messages.count == 1)
@@ -167,9 +171,11 @@ struct SMTPTests {
         let login = try SMTPRelay(tls: TestPKI.shared.server, auth: "agent:right-pass")
         let cases: [(LiveAgent, String)] = [
             (try LiveAgent(down.settings()), "onnect"),
-            (try LiveAgent(wrongCA.settings(encryption: "starttls", extra: [("smtp.ca_certificate", TestPKI.shared.otherCAPEM)])), "TLS"),
+            (try LiveAgent(wrongCA.settings(encryption: "starttls",
+                                            extra: [("smtp.ca_certificate", TestPKI.shared.otherCAPEM)])), "TLS"),
             (try LiveAgent(login.settings(encryption: "starttls", extra: [
-                ("smtp.ca_certificate", TestPKI.shared.caPEM), ("smtp.username", "agent"), ("smtp.password", "wrong-pass"),
+                ("smtp.ca_certificate", TestPKI.shared.caPEM),
+                ("smtp.username", "agent"), ("smtp.password", "wrong-pass"),
             ])), "535"),
         ]
         for (live, expected) in cases {
@@ -202,23 +208,27 @@ struct SMTPTests {
                 smtp.ca_certificate = @\(directory)/\(ca)
                 """)
         }
-        let good = try runTool(["send-test", "mailto:ops@example.com", "--settings", settings(password: "s3cret-pass", ca: "ca.pem")])
+        let good = try runTool(["send-test", "mailto:ops@example.com",
+                                "--settings", settings(password: "s3cret-pass", ca: "ca.pem")])
         #expect(good.status == 0, "\(good.out)\(good.err)")
-        for step in ["> EHLO", "> STARTTLS", "TLS:          TLSv1.", "certificate verified against the uploaded CA", "> AUTH PLAIN",
-                     "< 235 ", "> RCPT TO:<ops@example.com>", "< 250 Message accepted", "> QUIT", " ms in all",
-                     "Delivered:    yes"] {
+        for step in ["> EHLO", "> STARTTLS", "TLS:          TLSv1.", "certificate verified against the uploaded CA",
+                     "> AUTH PLAIN", "< 235 ", "> RCPT TO:<ops@example.com>", "< 250 Message accepted", "> QUIT",
+                     " ms in all", "Delivered:    yes"] {
             #expect(good.out.contains(step), "\(step) in \(good.out)")
         }
         #expect(relay.messages.count == 1 && relay.messages.first?.to == ["ops@example.com"])
 
-        let wrongLogin = try runTool(["send-test", "mailto:ops@example.com", "--settings", settings(password: "wrong-pass", ca: "ca.pem")])
+        let wrongLogin = try runTool(["send-test", "mailto:ops@example.com",
+                                      "--settings", settings(password: "wrong-pass", ca: "ca.pem")])
         #expect(wrongLogin.status == 1)
         #expect(wrongLogin.out.contains("< 535 ") && wrongLogin.out.contains("Delivered:    no"), "\(wrongLogin.out)")
-        let wrongCA = try runTool(["send-test", "mailto:ops@example.com", "--settings", settings(password: "s3cret-pass", ca: "other.pem")])
+        let wrongCA = try runTool(["send-test", "mailto:ops@example.com",
+                                   "--settings", settings(password: "s3cret-pass", ca: "other.pem")])
         #expect(wrongCA.status == 1)
         #expect(wrongCA.out.contains("verification FAILED"), "\(wrongCA.out)")
         for output in [good, wrongLogin, wrongCA] {
-            #expect(!(output.out + output.err).contains("s3cret-pass") && !(output.out + output.err).contains("wrong-pass"))
+            #expect(!(output.out + output.err).contains("s3cret-pass")
+                    && !(output.out + output.err).contains("wrong-pass"))
             // PLAIN credentials are base64 of "\0agent\0password": never shown either.
             #expect(!(output.out + output.err).contains(Data("\0agent\0s3cret-pass".utf8).base64EncodedString()))
         }
@@ -230,7 +240,8 @@ struct SMTPTests {
         let relay = try SMTPRelay()
         let receiver = try Receiver(control: "503")
         let live = try LiveAgent(relay.settings(extra: [("appliance_id", "bseries-01")]))
-        try live.put("ticketing", [("url", receiver.url), ("retry_interval", "200ms"), ("email_contacts", "oncall@example.com"),
+        try live.put("ticketing", [("url", receiver.url), ("retry_interval", "200ms"),
+                                   ("email_contacts", "oncall@example.com"),
                                    ("email_alert_after", "1s"), ("email_alert_resend", "1h")])
         live.emit("support_conference_end", [("lsid", "x")])
         #expect(waitUntil(15) { !relay.messages.isEmpty })

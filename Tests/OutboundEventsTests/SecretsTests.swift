@@ -18,13 +18,15 @@ struct SecretsTests {
     /// A receiver's URL carrying every kind of URL secret: a password, a token in the path
     /// after its first segment, one in the query.
     func secretURL(_ receiver: Receiver) -> String {
-        receiver.url.replacingOccurrences(of: "http://", with: "http://user:\(urlPassword)@") + "/\(pathToken)?token=\(queryToken)"
+        receiver.url.replacingOccurrences(of: "http://", with: "http://user:\(urlPassword)@")
+            + "/\(pathToken)?token=\(queryToken)"
     }
 
     /// Refused values that carry a secret: each must be refused without being echoed.
     var refusedURLs: [String] {
-        ["https://admin:\(urlPassword)@hooks.example.com/a b", "admin:\(urlPassword)@host/x", "https://u:\(urlPassword)/ss@h/",
-         "https://admin:\(urlPassword)@-bad-host-/x", "ftp://admin:\(urlPassword)@h/\(pathToken)", "https://h/\(pathToken)#x",
+        ["https://admin:\(urlPassword)@hooks.example.com/a b", "admin:\(urlPassword)@host/x",
+         "https://u:\(urlPassword)/ss@h/", "https://admin:\(urlPassword)@-bad-host-/x",
+         "ftp://admin:\(urlPassword)@h/\(pathToken)", "https://h/\(pathToken)#x",
          "https://h/x?token=\(queryToken)\u{1}"]
     }
 
@@ -47,20 +49,29 @@ struct SecretsTests {
         var errors: [String] = []
         var statuses: [String] = []
         do {
-            let agent = try Agent(settings: [(key: "log.identifier", value: identifier), (key: "shutdown_timeout", value: "0"),
+            let agent = try Agent(settings: [(key: "log.identifier", value: identifier),
+                                             (key: "shutdown_timeout", value: "0"),
                                              (key: "status.path", value: statusPath)]
-                                  + relay.settings(extra: [("smtp.username", "agent"), ("smtp.password", smtpPassword)]).map { (key: $0.0, value: $0.1) },
+                                  + relay.settings(extra: [("smtp.username", "agent"), ("smtp.password", smtpPassword)])
+                                      .map { (key: $0.0, value: $0.1) },
                                   environment: AgentEnvironment(version: "1.0.0"))
             defer { agent.close() }
-            try agent.putHTTPRecipient("hook", [(key: "url", value: secretURL(receiver)), (key: "signing_secret", value: signingSecret),
-                                                (key: "retry_interval", value: "100ms"), (key: "retry_duration", value: "300ms"),
-                                                (key: "email_contacts", value: "oncall@example.com"), (key: "email_alert_after", value: "0")])
+            try agent.putHTTPRecipient("hook", [(key: "url", value: secretURL(receiver)),
+                                                (key: "signing_secret", value: signingSecret),
+                                                (key: "retry_interval", value: "100ms"),
+                                                (key: "retry_duration", value: "300ms"),
+                                                (key: "email_contacts", value: "oncall@example.com"),
+                                                (key: "email_alert_after", value: "0")])
             try agent.putEmailRecipient("mail", [(key: "addresses", value: "ops@example.com")])
-            for bad in [("smtp.password", "\(smtpPassword)\nmore"), ("smtp.password", String(repeating: smtpPassword, count: 80))] {
+            for bad in [("smtp.password", "\(smtpPassword)\nmore"),
+                        ("smtp.password", String(repeating: smtpPassword, count: 80))] {
                 do { try agent.configure([(key: bad.0, value: bad.1)]) } catch { errors.append(error.message) }
             }
             for bad in ["whsec_\(signingSecret)!", "whsec_"] {
-                do { try agent.putHTTPRecipient("other", [(key: "url", value: receiver.url), (key: "signing_secret", value: bad)]) } catch {
+                do {
+                    try agent.putHTTPRecipient("other", [(key: "url", value: receiver.url),
+                                                         (key: "signing_secret", value: bad)])
+                } catch {
                     errors.append(error.message)
                 }
             }
@@ -74,7 +85,9 @@ struct SecretsTests {
             }
             do { try agent.configure([(key: "deployment", value: "cloud")]) } catch { errors.append(error.message) }
             for _ in 0..<3 { _ = agent.emit("support_conference_end", variables: [("lsid", "L")]) }
-            #expect(waitUntil(10) { agent.status().contains("Relaying denied") && agent.status().contains("\"dropped_expired\":") })
+            #expect(waitUntil(10) {
+                agent.status().contains("Relaying denied") && agent.status().contains("\"dropped_expired\":")
+            })
             statuses.append(agent.status())
             // Now the relay takes mail: the failure alert (with the URL in it) arrives.
             relay.setControl("accept")
@@ -152,7 +165,8 @@ struct SecretsTests {
             """)
         let emit = try runTool(["emit", working, "support_conference_end", "lsid=x", "--timeout", "2s"])
         #expect(emit.status != 0)
-        #expect(emit.err.contains("OE_URL") || emit.err.contains("failing"), "the stderr log was written: \(emit.err.prefix(300))")
+        #expect(emit.err.contains("OE_URL") || emit.err.contains("failing"),
+                "the stderr log was written: \(emit.err.prefix(300))")
         texts += [emit.out, emit.err]
         self.check(texts, "the tool's output")
     }

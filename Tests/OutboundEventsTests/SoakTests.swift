@@ -70,7 +70,16 @@ struct SoakTests {
         #expect(number("fds_end") == number("fds_start"), "descriptors flat")
         #expect(number("threads_end") == number("threads_start"), "threads flat")
         #expect(number("cycle_fds_after") == number("cycle_fds_before"), "1,000 create/close cycles leak no descriptor")
-        #expect(number("cycle_threads_after") == number("cycle_threads_before"), "1,000 create/close cycles leak no thread")
-        print("soak: \(Int(seconds))s, \(flaps) flaps, \(emitted) events emitted by 4 threads, \(deliveries) deliveries (\(deliveries - ids.count) duplicates); resident KiB start \(number("rss_start")), quarter \(number("rss_quarter")), max \(number("rss_max")), end \(number("rss_end")); descriptors \(number("fds_start")) -> \(number("fds_end")); threads \(number("threads_start")) -> \(number("threads_end")); 1,000 cycles: descriptors \(number("cycle_fds_before")) -> \(number("cycle_fds_after")), threads \(number("cycle_threads_before")) -> \(number("cycle_threads_after")), resident KiB \(number("cycle_rss_before")) -> \(number("cycle_rss_after"))")
+        #expect(number("cycle_threads_after") == number("cycle_threads_before"),
+                "1,000 create/close cycles leak no thread")
+        print("soak: \(Int(seconds))s, \(flaps) flaps, \(emitted) events emitted by 4 threads,"
+                  + " \(deliveries) deliveries (\(deliveries - ids.count) duplicates);"
+                  + " resident KiB start \(number("rss_start")), quarter \(number("rss_quarter")),"
+                  + " max \(number("rss_max")), end \(number("rss_end"));"
+                  + " descriptors \(number("fds_start")) -> \(number("fds_end"));"
+                  + " threads \(number("threads_start")) -> \(number("threads_end"));"
+                  + " 1,000 cycles: descriptors \(number("cycle_fds_before")) -> \(number("cycle_fds_after")),"
+                  + " threads \(number("cycle_threads_before")) -> \(number("cycle_threads_after")),"
+                  + " resident KiB \(number("cycle_rss_before")) -> \(number("cycle_rss_after"))")
     }
 }

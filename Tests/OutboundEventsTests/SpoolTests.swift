@@ -9,10 +9,13 @@ import Testing
 /// of make lib), else the normal-mode one of swift build.
 func buildCProgram(_ name: String) -> String {
     let directory = temporaryDirectory(name)
-    let library = ProcessInfo.processInfo.environment["OE_C_LIBRARY"] ?? repositoryRoot + "/.build/debug/liboutbound-events.so"
+    let library = ProcessInfo.processInfo.environment["OE_C_LIBRARY"]
+        ?? repositoryRoot + "/.build/debug/liboutbound-events.so"
     precondition(FileManager.default.fileExists(atPath: library), "build the library first (make lib, or swift build)")
-    try! FileManager.default.createSymbolicLink(atPath: directory.path + "/liboutbound-events.so.1", withDestinationPath: library)
-    try! FileManager.default.createSymbolicLink(atPath: directory.path + "/liboutbound-events.so", withDestinationPath: library)
+    try! FileManager.default.createSymbolicLink(atPath: directory.path + "/liboutbound-events.so.1",
+                                                withDestinationPath: library)
+    try! FileManager.default.createSymbolicLink(atPath: directory.path + "/liboutbound-events.so",
+                                                withDestinationPath: library)
     let binary = directory.path + "/" + name
     let cc = Process()
     cc.executableURL = URL(fileURLWithPath: "/usr/bin/cc")
@@ -84,7 +87,8 @@ struct SpoolTests {
         #expect(Set(ids.values).count == ids.count, "every event has its own id")
         #expect(firstSeen == firstSeen.sorted(), "in order")
         let missing = Set(acknowledged).subtracting(firstSeen)
-        #expect(missing.isEmpty, "seed \(seed): \(missing.count) acknowledged events lost, e.g. \(missing.sorted().prefix(5))")
+        #expect(missing.isEmpty,
+                "seed \(seed): \(missing.count) acknowledged events lost, e.g. \(missing.sorted().prefix(5))")
         #expect(lsids.count - firstSeen.count <= 1, "at most one duplicate per recipient per crash")
         #expect(!acknowledged.isEmpty)
     }
@@ -94,7 +98,8 @@ struct SpoolTests {
         let receiver = try Receiver()
         receiver.stop()
         let spool = temporaryDirectory("spool").path + "/events.spool"
-        let acknowledged = try runChildAndKill(spool: spool, url: receiver.url, count: 50, names: ["a", "b"], killAfter: 0.5)
+        let acknowledged = try runChildAndKill(spool: spool, url: receiver.url, count: 50, names: ["a", "b"],
+                                               killAfter: 0.5)
         #expect(acknowledged.count == 50)
         try receiver.restart()
         let live = try LiveAgent([("queue.spool", spool), ("queue.capacity", "8MiB"), ("queue.spool_grace", "300ms")])
@@ -105,7 +110,9 @@ struct SpoolTests {
         #expect(live.agent.flush(timeout: 10_000) == .ok)
         #expect(receiver.lsids() == (0..<50).map(String.init))
         // "b" is never configured again: its 50 events go after the grace period, logged.
-        #expect(waitUntil(5) { live.log.entries(.eventsDiscarded).contains { $0.message.contains("50 events for recipient \"b\"") } })
+        #expect(waitUntil(5) {
+            live.log.entries(.eventsDiscarded).contains { $0.message.contains("50 events for recipient \"b\"") }
+        })
     }
 
     @Test("a torn or scribbled record costs only the events inside the damage, and is logged")
@@ -145,7 +152,10 @@ struct SpoolTests {
         do {
             let live = try LiveAgent([("queue.spool", spool), ("queue.capacity", "64KiB")])
             try live.put("r", [("url", "http://127.0.0.1:9/"), ("retry_interval", "1h")])
-            for i in 0..<20 { live.emit("support_conference_begin", [("lsid", String(i)), ("pad", String(repeating: "x", count: 100))]) }
+            for i in 0..<20 {
+                live.emit("support_conference_begin",
+                          [("lsid", String(i)), ("pad", String(repeating: "x", count: 100))])
+            }
         }
         truncate(spool, off_t(SpoolHeader.size + 1000))
         let receiver = try Receiver()
@@ -168,7 +178,8 @@ struct SpoolTests {
         let live = try LiveAgent([("queue.spool", spool), ("queue.capacity", "4096")])
         let note = try #require(live.log.entries(.spoolDamaged).first?.message)
         #expect(note.contains("layout version 99") && note.contains("kept as \(spool).incompatible-"))
-        let kept = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("events.spool.incompatible-") }
+        let kept = try FileManager.default.contentsOfDirectory(atPath: directory)
+            .filter { $0.hasPrefix("events.spool.incompatible-") }
         #expect(kept.count == 1)
         #expect(live.emit() == .ok)
     }

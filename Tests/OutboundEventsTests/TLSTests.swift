@@ -24,7 +24,8 @@ struct TLSTests {
     func wrongCA() throws {
         let receiver = try Receiver(tls: pki.server)
         let live = try LiveAgent()
-        try live.put("r", [("url", receiver.localhostURL), ("ca_certificate", pki.otherCAPEM), ("retry_interval", "1h")])
+        try live.put("r", [("url", receiver.localhostURL), ("ca_certificate", pki.otherCAPEM),
+                           ("retry_interval", "1h")])
         live.emit()
         #expect(waitUntil { live.recipient("r")["failing_since"] is Int })
         let status = live.recipient("r")["status"] as? String ?? ""
@@ -114,9 +115,12 @@ struct TLSTests {
         let live = try LiveAgent()
         let cases: [(String, String)] = [
             (pki.caPEM + pki.leafPEM, "certificate 2 of 2, CN=leaf.example, is not a CA"),
-            (pki.caPEM + pki.otherCAPEM + pki.expiredCAPEM, "certificate 3 of 3, the CA certificate CN=Expired CA, expired on"),
-            (pki.caPEM + "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "certificate 2 of 2 could not be parsed"),
-            (pki.caPEM + "-----BEGIN CERTIFICATE-----\nMIIB\n", "certificate 2 of 2 has no -----END CERTIFICATE----- line"),
+            (pki.caPEM + pki.otherCAPEM + pki.expiredCAPEM,
+             "certificate 3 of 3, the CA certificate CN=Expired CA, expired on"),
+            (pki.caPEM + "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+             "certificate 2 of 2 could not be parsed"),
+            (pki.caPEM + "-----BEGIN CERTIFICATE-----\nMIIB\n",
+             "certificate 2 of 2 has no -----END CERTIFICATE----- line"),
             (pki.caPEM + pki.expiredCAPEM.replacingOccurrences(of: "CERTIFICATE-----", with: "X509 CERTIFICATE-----"),
              "certificate 2 of 2, the CA certificate CN=Expired CA, expired on"),
             (pki.caPEM + "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
@@ -129,7 +133,8 @@ struct TLSTests {
             #expect(error.message.contains(reason), "\(error.message)")
             #expect(!error.message.contains("secretKEY"), "a mangled block is never shown")
         }
-        let bundle = try CACertificate("ca_certificate", pem: pki.otherCAPEM + pki.caPEM, now: SystemClock().unixSeconds())
+        let bundle = try CACertificate("ca_certificate", pem: pki.otherCAPEM + pki.caPEM,
+                                       now: SystemClock().unixSeconds())
         #expect(bundle.count == 2)
         // Every certificate of an accepted bundle is trusted: the server's CA may come second.
         let receiver = try Receiver(tls: pki.server)
@@ -142,9 +147,11 @@ struct TLSTests {
     func standardWebhooksVector() {
         let key = Base64.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")!
         let message = Array("msg_p5jXN8AQM9LWM0D4loKWxJek.1614265330.{\"test\": 2432232314}".utf8)
-        #expect(HMACSHA256.base64Signature(key: key, message: message) == "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        #expect(HMACSHA256.base64Signature(key: key, message: message)
+                    == "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
         #expect(HMACSHA256.base64Signature(key: key, id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1614265330,
-                                           body: Array("{\"test\": 2432232314}".utf8)) == "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+                                           body: Array("{\"test\": 2432232314}".utf8))
+                    == "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
                 "three updates sign what the concatenation does")
     }
 }

@@ -3,7 +3,8 @@ import OutboundEventsCore
 import Testing
 
 /// Runs the built `outbound-events` tool; returns its exit status, standard output and error.
-func runTool(_ arguments: [String], input: String? = nil, timeout: Double = 60) throws -> (status: Int32, out: String, err: String) {
+func runTool(_ arguments: [String], input: String? = nil,
+             timeout: Double = 60) throws -> (status: Int32, out: String, err: String) {
     let tool = repositoryRoot + "/.build/debug/outbound-events-tool"
     precondition(FileManager.default.fileExists(atPath: tool), "build the tool first (swift build)")
     let process = Process()
@@ -68,8 +69,9 @@ struct ToolTests {
             """)
         let result = try runTool(["check", path])
         #expect(result.status == 1)
-        for expected in ["\(path):2: queue.capacity:", "\(path):3: \"colour\": unknown agent setting", "\(path):5: url: scheme \"ftp\"",
-                         "\(path):6: retry_interval:", "\(path):7: name: \"ticketing\" is used twice",
+        for expected in ["\(path):2: queue.capacity:", "\(path):3: \"colour\": unknown agent setting",
+                         "\(path):5: url: scheme \"ftp\"", "\(path):6: retry_interval:",
+                         "\(path):7: name: \"ticketing\" is used twice",
                          "\(path):8: addresses:", "\(path):9: unknown section"] {
             #expect(result.err.contains(expected), "missing: \(expected)\n\(result.err)")
         }
@@ -78,7 +80,8 @@ struct ToolTests {
     @Test("send-test: a 200 over HTTP is reported as delivered, with address and timing")
     func sendTestHTTP() throws {
         let receiver = try Receiver()
-        let result = try runTool(["send-test", receiver.url, "--signing-secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"])
+        let result = try runTool(["send-test", receiver.url,
+                                  "--signing-secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"])
         #expect(result.status == 0, "\(result.out)\(result.err)")
         #expect(result.out.contains("Resolved to:  127.0.0.1:\(receiver.port)"))
         #expect(result.out.contains("Answer:       HTTP 200"))
@@ -145,7 +148,9 @@ struct ToolTests {
         let one = try runTool(["emit", path, "support_conference_end", "lsid=L1", "custom:region=EMEA"])
         #expect(one.status == 0, "\(one.out)\(one.err)")
         #expect(one.out.contains("ticketing") && one.out.contains("OK"))
-        let many = try runTool(["emit", path], input: "support_conference_begin lsid=L2 display_name=\"Ann Baker\"\nsupport_conference_end lsid=L2\n")
+        let many = try runTool(["emit", path],
+                               input: "support_conference_begin lsid=L2 display_name=\"Ann Baker\"\n"
+                                   + "support_conference_end lsid=L2\n")
         #expect(many.status == 0, "\(many.out)\(many.err)")
         #expect(receiver.lsids() == ["L1", "L2", "L2"])
         #expect(receiver.requests[0].field("custom_region") == "EMEA")

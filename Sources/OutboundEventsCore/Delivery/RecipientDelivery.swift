@@ -161,7 +161,8 @@ public struct RecipientDelivery: Sendable, Equatable {
     public mutating func handle(_ input: Input, now: Millis, into actions: inout [Action]) {
         switch input {
         case .tick(let head): tick(head: head, now: now, into: &actions)
-        case .finished(let result, let evicted, let unixTime): finished(result, headEvicted: evicted, now: now, unixTime: unixTime, into: &actions)
+        case .finished(let result, let evicted, let unixTime):
+            finished(result, headEvicted: evicted, now: now, unixTime: unixTime, into: &actions)
         case .policyChanged(let policy): self.policy = policy
         case .routeChanged(let available):
             guard phase != .stopped else { return }
@@ -249,10 +250,11 @@ public struct RecipientDelivery: Sendable, Equatable {
                 actions.append(.log(.addressesRefused(result.refusedAddresses)))
             }
             if let streak {
-                actions.append(.log(.recovered(after: now - streak.since, failedAttempts: streak.failedAttempts, dropped: streak.dropped)))
+                actions.append(.log(.recovered(after: now - streak.since, failedAttempts: streak.failedAttempts,
+                                               dropped: streak.dropped)))
                 if alerted {
-                    actions.append(.sendRecoveryAlert(failedFor: now - streak.since, failedAttempts: streak.failedAttempts,
-                                                      dropped: streak.dropped))
+                    actions.append(.sendRecoveryAlert(failedFor: now - streak.since,
+                                                      failedAttempts: streak.failedAttempts, dropped: streak.dropped))
                 }
             }
             streak = nil

@@ -42,8 +42,11 @@ public struct Template: Sendable, Equatable {
             } else if upper == "TIME" {
                 part = .time
             } else {
-                guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == ".") }) else {
-                    throw .invalid(key, "%\(name)% is not a macro (macro names are letters, digits and _; write %% for a percent sign)")
+                guard name.allSatisfy({
+                    $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == ".")
+                }) else {
+                    throw .invalid(key, "%\(name)% is not a macro"
+                                            + " (macro names are letters, digits and _; write %% for a percent sign)")
                 }
                 part = .variable(name.lowercased())
             }

@@ -93,7 +93,8 @@ public struct FirmwareProfile: Sendable, Equatable {
             case "event" where parts.count == 3:
                 let event = parts[1]
                 guard Self.isMachineName(event) else {
-                    throw fail(lineNumber, "event name \(Values.quote(event)) must be 1 to 64 lowercase letters, digits or underscores")
+                    throw fail(lineNumber, "event name \(Values.quote(event))"
+                                               + " must be 1 to 64 lowercase letters, digits or underscores")
                 }
                 if labels[event] == nil && http[event] == nil && email[event] == nil { order.append(event) }
                 switch parts[2] {

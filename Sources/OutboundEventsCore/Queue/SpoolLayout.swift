@@ -197,7 +197,8 @@ public struct SpoolRecovery {
             var next = record.offset + EventRecord.aligned(record.length)
             if next >= usable {
                 next = 0
-            } else if UInt32(littleEndian: ring.loadUnaligned(fromByteOffset: next, as: UInt32.self)) == EventRecord.wrapMarker {
+            } else if UInt32(littleEndian: ring.loadUnaligned(fromByteOffset: next, as: UInt32.self))
+                      == EventRecord.wrapMarker {
                 next = 0
             }
             if next != live[index + 1].offset || live[index + 1].seq != record.seq + 1 {

@@ -13,7 +13,8 @@ public struct AdminSettings: Sendable, Equatable {
     /// Where changes made on the page are kept; empty: `managed.conf` beside the spool.
     public var stateFile = ""
 
-    public static let keys = ["admin.socket", "admin.listen", "admin.password_hash", "admin.secure_cookie", "admin.state_file"]
+    public static let keys = ["admin.socket", "admin.listen", "admin.password_hash", "admin.secure_cookie",
+                              "admin.state_file"]
     /// Keys read when the daemon starts; a reload that changes them is refused (restart to change).
     public static let fixedAtStart: Set<String> = ["admin.socket", "admin.listen", "admin.state_file"]
 
@@ -26,7 +27,9 @@ public struct AdminSettings: Sendable, Equatable {
         case "admin.socket":
             try Settings.path(key, value)
             guard value.isEmpty || value.hasPrefix("/") else { throw .invalid(key, "give an absolute path") }
-            guard value.utf8.count < 108 else { throw .invalid(key, "is longer than a Unix socket path may be (107 bytes)") }
+            guard value.utf8.count < 108 else {
+                throw .invalid(key, "is longer than a Unix socket path may be (107 bytes)")
+            }
             socket = value
         case "admin.listen":
             listen = value.isEmpty ? nil : try ListenAddress(key, value)
@@ -48,7 +51,9 @@ public struct AdminSettings: Sendable, Equatable {
     /// Problems between keys, once all are set: the key to report and why.
     public func crossProblems() -> [ConfigError] {
         if listen != nil && passwordHash.isEmpty {
-            return [.invalid("admin.listen", "needs admin.password_hash (make one with `outbound-events admin-password`): the TCP listener requires a login")]
+            return [.invalid("admin.listen",
+                             "needs admin.password_hash (make one with `outbound-events admin-password`):"
+                                 + " the TCP listener requires a login")]
         }
         return []
     }
@@ -68,7 +73,8 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var isIPv6: Bool
 
     public init(_ key: String, _ value: String) throws(ConfigError) {
-        let bad = ConfigError.invalid(key, "\(Values.quote(value)) is not ADDRESS:PORT (for example 127.0.0.1:8080 or [::1]:8080)")
+        let bad = ConfigError.invalid(key, "\(Values.quote(value)) is not ADDRESS:PORT"
+                                               + " (for example 127.0.0.1:8080 or [::1]:8080)")
         guard let colon = value.lastIndex(of: ":") else { throw bad }
         var host = String(value[..<colon])
         let portText = String(value[value.index(after: colon)...])
@@ -79,11 +85,14 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         isIPv6 = host.hasPrefix("[") && host.hasSuffix("]")
         if isIPv6 {
             host = String(host.dropFirst().dropLast())
-            guard !host.isEmpty, host.utf8.allSatisfy({ Self.isHexDigit($0) || $0 == 0x3A || $0 == 0x2E }) else { throw bad }
+            guard !host.isEmpty, host.utf8.allSatisfy({ Self.isHexDigit($0) || $0 == 0x3A || $0 == 0x2E }) else {
+                throw bad
+            }
         } else {
             let parts = host.split(separator: ".", omittingEmptySubsequences: false)
             guard parts.count == 4, parts.allSatisfy({ part in
-                !part.isEmpty && part.count <= 3 && part.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } && Int(part)! <= 255
+                !part.isEmpty && part.count <= 3 && part.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+                    && Int(part)! <= 255
             }) else { throw bad }
         }
         self.host = host

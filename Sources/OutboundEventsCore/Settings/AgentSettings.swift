@@ -45,8 +45,8 @@ public struct AgentSettings: Sendable, Equatable {
 
     public static let keys = [
         "appliance_id", "deployment", "firmware_profile", "queue.capacity", "queue.overflow",
-        "queue.spool", "queue.spool_grace", "queue.sync_interval", "http.connect_timeout", "http.request_timeout", "http.proxy", "http.no_proxy",
-        "shutdown_timeout", "status.path", "smtp.host", "smtp.port", "smtp.encryption",
+        "queue.spool", "queue.spool_grace", "queue.sync_interval", "http.connect_timeout", "http.request_timeout",
+        "http.proxy", "http.no_proxy", "shutdown_timeout", "status.path", "smtp.host", "smtp.port", "smtp.encryption",
         "smtp.username", "smtp.password", "smtp.from", "smtp.ca_certificate", "smtp.retry_interval",
         "log.identifier", "log.destination",
     ]

@@ -18,7 +18,8 @@ public struct EventSelection: Sendable, Equatable {
         for name in names {
             guard name != "all" else { throw .invalid(key, "all cannot be combined with event names") }
             guard let index = profile.index(of: name) else {
-                throw .invalid(key, "\(Values.quote(name)) is not an event of the \(profile.name) profile (events: \(profile.events.map { $0.name }.joined(separator: ", ")))")
+                throw .invalid(key, "\(Values.quote(name)) is not an event of the \(profile.name) profile"
+                                        + " (events: \(profile.events.map { $0.name }.joined(separator: ", ")))")
             }
             guard capable(profile.events[index]) else {
                 throw .invalid(key, "\(name) cannot be sent to \(kind) recipients")
@@ -117,7 +118,9 @@ public struct HTTPRecipientSettings: Sendable, Equatable {
     public static func decodeSecrets(_ value: String) throws(ConfigError) -> [Secret] {
         let secrets = value.split(whereSeparator: { $0 == " " || $0 == "\t" })
         guard secrets.count <= maxSigningSecrets else {
-            throw .invalid("signing_secret", "\(secrets.count) secrets given; at most \(maxSigningSecrets) are allowed, separated by spaces (the values are not shown)")
+            throw .invalid("signing_secret",
+                           "\(secrets.count) secrets given; at most \(maxSigningSecrets) are allowed,"
+                               + " separated by spaces (the values are not shown)")
         }
         var keys: [Secret] = []
         for (index, secret) in secrets.enumerated() {
@@ -125,7 +128,8 @@ public struct HTTPRecipientSettings: Sendable, Equatable {
                 keys.append(try decodeSecret(String(secret)))
             } catch {
                 guard secrets.count > 1 else { throw error }
-                throw .invalid("signing_secret", "secret \(index + 1) of \(secrets.count): " + error.message.dropFirst("signing_secret: ".count))
+                throw .invalid("signing_secret", "secret \(index + 1) of \(secrets.count): "
+                                                     + error.message.dropFirst("signing_secret: ".count))
             }
         }
         return keys

@@ -63,9 +63,13 @@ public struct SettingsFile: Sendable {
                 line = Values.trimmed(String(line.dropFirst().dropLast()))
                 let kindText = String(line.prefix { $0 != " " && $0 != "\t" })
                 var name = Values.trimmed(String(line.dropFirst(kindText.count)))
-                if name.count >= 2 && name.hasPrefix("\"") && name.hasSuffix("\"") { name = String(name.dropFirst().dropLast()) }
+                if name.count >= 2 && name.hasPrefix("\"") && name.hasSuffix("\"") {
+                    name = String(name.dropFirst().dropLast())
+                }
                 guard let kind = Recipient.Kind(rawValue: kindText) else {
-                    problems.append(Problem(line: number, message: "unknown section \(Values.quote(kindText)) (write [http NAME] or [email NAME])"))
+                    problems.append(Problem(line: number,
+                                            message: "unknown section \(Values.quote(kindText))"
+                                                + " (write [http NAME] or [email NAME])"))
                     continue
                 }
                 recipients.append(Recipient(kind: kind, name: name, line: number, settings: []))
@@ -74,12 +78,15 @@ public struct SettingsFile: Sendable {
             // A malformed line may be a secret with its "=" forgotten ("smtp.password hunter2"):
             // problems name the line, never its text.
             guard let equals = line.firstIndex(of: "=") else {
-                problems.append(Problem(line: number, message: "expected \"key = value\" (the line has no \"=\"; it is not shown)"))
+                problems.append(Problem(line: number,
+                                        message: "expected \"key = value\" (the line has no \"=\"; it is not shown)"))
                 continue
             }
             let key = Values.trimmed(String(line[..<equals]))
             guard !key.isEmpty, key.utf8.count <= 64, key.utf8.allSatisfy({ Self.isKeyByte($0) }) else {
-                problems.append(Problem(line: number, message: "the text before \"=\" is not a setting name (letters, digits, \".\" and \"_\"; it is not shown)"))
+                problems.append(Problem(line: number,
+                                        message: "the text before \"=\" is not a setting name"
+                                            + " (letters, digits, \".\" and \"_\"; it is not shown)"))
                 continue
             }
             var value = Values.trimmed(String(line[line.index(after: equals)...]))
@@ -103,7 +110,8 @@ public struct SettingsFile: Sendable {
     public var agentSettingsOnly: [Setting] { agent.filter { !AdminSettings.isAdminKey($0.key) } }
 
     static func isKeyByte(_ byte: UInt8) -> Bool {
-        (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2E || byte == 0x5F
+        (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
+            || byte == 0x2E || byte == 0x5F
     }
 
     /// The line of the setting an error message is about: messages start with the key, bare or

@@ -84,7 +84,8 @@ public enum Values {
         guard !name.isEmpty else { throw ConfigError(.invalid, "name: must not be empty") }
         let scalars = name.unicodeScalars.count
         guard scalars <= maxNameScalars else {
-            throw ConfigError(.invalid, "name: \(quote(name)) is \(scalars) Unicode scalars long; the limit is \(maxNameScalars)")
+            throw ConfigError(.invalid, "name: \(quote(name)) is \(scalars) Unicode scalars long;"
+                                            + " the limit is \(maxNameScalars)")
         }
         let unprintable = name.unicodeScalars.contains { scalar in
             switch scalar.properties.generalCategory {

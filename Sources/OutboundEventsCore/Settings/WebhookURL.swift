@@ -29,15 +29,18 @@ public struct WebhookURL: Equatable, Sendable, CustomStringConvertible {
         guard !bytes.isEmpty else { throw .invalid(key, "must not be empty") }
         guard bytes.count <= 2048 else { throw .invalid(key, "is longer than 2048 characters") }
         if let index = bytes.firstIndex(where: { $0 <= 0x20 || $0 >= 0x7F }) {
-            let what = bytes[index] == 0x20 ? "a space" : bytes[index] < 0x20 || bytes[index] == 0x7F ? "a control character" : "a non-ASCII character"
-            throw .invalid(key, "has \(what) at character \(index + 1) (percent-encode it; write international host names in punycode; the URL is not shown)")
+            let what = bytes[index] == 0x20 ? "a space"
+                : bytes[index] < 0x20 || bytes[index] == 0x7F ? "a control character" : "a non-ASCII character"
+            throw .invalid(key, "has \(what) at character \(index + 1) (percent-encode it;"
+                                    + " write international host names in punycode; the URL is not shown)")
         }
         guard let schemeEnd = text.byteRange(of: "://") else {
             throw .invalid(key, "is not a URL (write http://host/path or https://host/path; the value is not shown)")
         }
         let schemeText = text[..<schemeEnd.lowerBound]
         guard let scheme = Scheme(rawValue: schemeText.lowercased()) else {
-            let shown = schemeText.count <= 10 && schemeText.allSatisfy({ $0.isLetter }) ? "\(Values.quote(String(schemeText))) " : ""
+            let shown = schemeText.count <= 10 && schemeText.allSatisfy({ $0.isLetter })
+                ? "\(Values.quote(String(schemeText))) " : ""
             throw .invalid(key, "scheme \(shown)is not supported (use http or https)")
         }
         self.scheme = scheme
@@ -78,14 +81,16 @@ public struct WebhookURL: Equatable, Sendable, CustomStringConvertible {
             guard !hostPart.isEmpty else { throw .invalid(key, "has no host") }
             guard Self.isValidHost(hostPart) else {
                 throw .invalid(key, echo ? "host \(Values.quote(String(hostPart))) is not a valid host name or address"
-                                         : "the host is not a valid host name or address (a password containing / ? # or @ must be percent-encoded)")
+                                         : "the host is not a valid host name or address"
+                                             + " (a password containing / ? # or @ must be percent-encoded)")
             }
         }
         host = String(hostPart)
         if let portText {
             guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
                   let port = Int(portText), (1...65535).contains(port) else {
-                throw .invalid(key, "the port is not a number from 1 to 65535 (a password containing / ? # or @ must be percent-encoded)")
+                throw .invalid(key, "the port is not a number from 1 to 65535"
+                                        + " (a password containing / ? # or @ must be percent-encoded)")
             }
             explicitPort = port
         } else {
@@ -130,7 +135,8 @@ public struct ProxyURL: Equatable, Sendable, CustomStringConvertible {
     public init(_ key: String, _ text: String) throws(ConfigError) {
         let url = try WebhookURL(key, text)
         guard url.scheme == .http else {
-            throw .invalid(key, "the proxy must be an http:// URL (HTTPS recipients still go through it end to end, by CONNECT)")
+            throw .invalid(key, "the proxy must be an http:// URL"
+                                    + " (HTTPS recipients still go through it end to end, by CONNECT)")
         }
         guard let port = url.explicitPort else { throw .invalid(key, "give the proxy's port (http://host:port)") }
         let parts = URLRedaction.Parts(text)
@@ -164,7 +170,9 @@ public enum URLRedaction {
             var rest = Substring(text)
             if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
             if let schemeEnd = rest.byteRange(of: "://"),
-               rest[..<schemeEnd.lowerBound].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) }) {
+               rest[..<schemeEnd.lowerBound].allSatisfy({
+                   $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0))
+               }) {
                 scheme = rest[..<schemeEnd.upperBound]
                 rest = rest[schemeEnd.upperBound...]
                 let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
@@ -195,7 +203,9 @@ public enum URLRedaction {
             out += "/"
             if segments.count > 1 {
                 out += segments[1]
-                if segments.count > 2 { out += segments.dropFirst(2).allSatisfy { $0.isEmpty } && segments.count == 3 ? "/" : "/…" }
+                if segments.count > 2 {
+                    out += segments.dropFirst(2).allSatisfy { $0.isEmpty } && segments.count == 3 ? "/" : "/…"
+                }
             }
         } else if !parts.path.isEmpty {
             // No scheme: the first segment may still be "user:password@host".

@@ -20,7 +20,8 @@ public enum FlatJSON {
         func fail(_ reason: String) -> Failure { Failure(message: "bad JSON at byte \(index): \(reason)") }
 
         mutating func skipBlanks() {
-            while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x09 || bytes[index] == 0x0A || bytes[index] == 0x0D {
+            while index < bytes.count,
+                  bytes[index] == 0x20 || bytes[index] == 0x09 || bytes[index] == 0x0A || bytes[index] == 0x0D {
                 index += 1
             }
         }
@@ -41,13 +42,16 @@ public enum FlatJSON {
             } else {
                 while true {
                     skipBlanks()
-                    guard index < bytes.count, bytes[index] == 0x22 else { throw fail("expected a key in double quotes") }
+                    guard index < bytes.count, bytes[index] == 0x22 else {
+                        throw fail("expected a key in double quotes")
+                    }
                     let key = try string()
                     guard seen.insert(key).inserted else { throw fail("the key \(Values.quote(key)) is given twice") }
                     try expect(0x3A, ":")
                     skipBlanks()
                     guard index < bytes.count, bytes[index] == 0x22 else {
-                        throw fail("the value of \(Values.quote(key)) must be a string (settings are strings: \"true\", \"30s\")")
+                        throw fail("the value of \(Values.quote(key)) must be a string"
+                                       + " (settings are strings: \"true\", \"30s\")")
                     }
                     pairs.append((key, try string()))
                     skipBlanks()

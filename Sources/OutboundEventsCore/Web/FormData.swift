@@ -37,13 +37,16 @@ public enum FormData {
     }
 
     /// `%XX` decoded (and `+` as a blank in forms); nil for a bad escape or bytes that are not UTF-8.
-    public static func percentDecoded<Bytes: Collection>(_ text: Bytes, plusIsSpace: Bool) -> String? where Bytes.Element == UInt8 {
+    public static func percentDecoded<Bytes: Collection>(_ text: Bytes, plusIsSpace: Bool) -> String?
+        where Bytes.Element == UInt8 {
         var out: [UInt8] = []
         out.reserveCapacity(text.count)
         var iterator = text.makeIterator()
         while let byte = iterator.next() {
             if byte == 0x25 {
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                    return nil
+                }
                 out.append(high << 4 | low)
             } else if byte == 0x2B && plusIsSpace {
                 out.append(0x20)
@@ -84,14 +87,18 @@ public enum FormData {
             let pair = part.split(separator: "=", maxSplits: 1)
             guard pair.count == 2, Values.trimmed(String(pair[0])).lowercased() == name else { continue }
             var value = Values.trimmed(String(pair[1]))
-            if value.count >= 2 && value.hasPrefix("\"") && value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+            if value.count >= 2 && value.hasPrefix("\"") && value.hasSuffix("\"") {
+                value = String(value.dropFirst().dropLast())
+            }
             return value.isEmpty ? nil : value
         }
         return nil
     }
 
     public static func multipart(_ body: [UInt8], boundary: String) throws(Failure) -> [(name: String, value: String)] {
-        guard boundary.utf8.count <= 70 else { throw Failure(message: "the multipart boundary is longer than 70 bytes") }
+        guard boundary.utf8.count <= 70 else {
+            throw Failure(message: "the multipart boundary is longer than 70 bytes")
+        }
         let delimiter = Array(("--" + boundary).utf8)
         let separator = Array(("\r\n--" + boundary).utf8)
         guard body.count >= delimiter.count, Array(body[0..<delimiter.count]) == delimiter else {
@@ -101,9 +108,13 @@ public enum FormData {
         var index = delimiter.count
         while true {
             // After a boundary: "--" ends the body, CRLF starts a part.
-            guard index + 2 <= body.count else { throw Failure(message: "the multipart body ends without its closing boundary") }
+            guard index + 2 <= body.count else {
+                throw Failure(message: "the multipart body ends without its closing boundary")
+            }
             if body[index] == 0x2D && body[index + 1] == 0x2D { return fields }
-            guard body[index] == 0x0D && body[index + 1] == 0x0A else { throw Failure(message: "a malformed multipart boundary line") }
+            guard body[index] == 0x0D && body[index + 1] == 0x0A else {
+                throw Failure(message: "a malformed multipart boundary line")
+            }
             index += 2
             guard let headerEnd = body.byteRange(of: [0x0D, 0x0A, 0x0D, 0x0A], from: index) else {
                 throw Failure(message: "a multipart part without the blank line after its headers")
@@ -117,7 +128,8 @@ public enum FormData {
                 guard pair.count == 2 else { throw Failure(message: "a malformed multipart header") }
                 if Values.trimmed(String(pair[0])).lowercased() == "content-disposition" {
                     let value = String(pair[1])
-                    guard Values.trimmed(String(value.split(separator: ";").first ?? "")).lowercased() == "form-data" else {
+                    let disposition = Values.trimmed(String(value.split(separator: ";").first ?? "")).lowercased()
+                    guard disposition == "form-data" else {
                         throw Failure(message: "a multipart part that is not form-data")
                     }
                     name = parameter("name", of: value)

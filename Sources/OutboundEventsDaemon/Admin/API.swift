@@ -35,20 +35,27 @@ extension AdminServer {
             }
             switch request.method {
             case "GET":
-                guard let entry = daemon.recipientEntries(daemon.currentConfiguration()).first(where: { $0.kind == kind && $0.name == name }) else {
+                let entries = daemon.recipientEntries(daemon.currentConfiguration())
+                guard let entry = entries.first(where: { $0.kind == kind && $0.name == name }) else {
                     return notFound("no \(kind.rawValue) recipient \(Values.quote(name))")
                 }
                 return .json(recipientJSON(entry))
             case "PUT":
                 let fields: [(key: String, value: String)]
-                do { fields = try FlatJSON.parse(request.body) } catch { return .apiError(400, key: nil, error.message) }
+                do { fields = try FlatJSON.parse(request.body) } catch {
+                    return .apiError(400, key: nil, error.message)
+                }
                 let known = kind == .http ? HTTPRecipientSettings.keys : EmailRecipientSettings.keys
                 if let unknown = fields.first(where: { !known.contains($0.key) }) {
-                    return .apiError(400, key: unknown.key, Settings.unknownKey(unknown.key, kind: kind == .http ? "HTTP recipient" : "email recipient", known: known).message)
+                    let what = kind == .http ? "HTTP recipient" : "email recipient"
+                    return .apiError(400, key: unknown.key,
+                                     Settings.unknownKey(unknown.key, kind: what, known: known).message)
                 }
-                let existed = daemon.recipientEntries(daemon.currentConfiguration()).contains { $0.kind == kind && $0.name == name }
+                let existed = daemon.recipientEntries(daemon.currentConfiguration())
+                    .contains { $0.kind == kind && $0.name == name }
                 return outcomeJSON(daemon.putRecipient(kind, name, fields), created: !existed) {
-                    self.daemon.recipientEntries(self.daemon.currentConfiguration()).first { $0.kind == kind && $0.name == name }.map(self.recipientJSON)
+                    self.daemon.recipientEntries(self.daemon.currentConfiguration())
+                        .first { $0.kind == kind && $0.name == name }.map(self.recipientJSON)
                 }
             case "DELETE":
                 guard request.body.isEmpty else { return .apiError(400, key: nil, "DELETE takes no body") }
@@ -87,10 +94,15 @@ extension AdminServer {
             guard let text = body() else { return Response(status: 204, contentType: "application/json", body: []) }
             return .json(text, status: created ? 201 : 200)
         case .notFound: return notFound("no such recipient")
-        case .readOnly(let location): return .apiError(409, key: nil, "set in the configuration file at \(location): read-only here; change it there")
+        case .readOnly(let location):
+            return .apiError(409, key: nil,
+                             "set in the configuration file at \(location): read-only here; change it there")
         case .refused(let refusals):
             let first = refusals[0]
-            let more = refusals.count > 1 ? " (and \(refusals.count - 1) more: " + refusals.dropFirst().map { $0.message }.joined(separator: "; ") + ")" : ""
+            let more = refusals.count > 1
+                ? " (and \(refusals.count - 1) more: "
+                    + refusals.dropFirst().map { $0.message }.joined(separator: "; ") + ")"
+                : ""
             return .apiError(422, key: first.key, first.message + more)
         }
     }

@@ -55,7 +55,9 @@ final class AdminServer: @unchecked Sendable {
             try server.serve(fd, overTCP: false)
             places.append(admin.socket)
             if groupMissing != 0 {
-                daemon.agent.log(LogEntry(.warning, nil, "admin.socket: the group \(socketGroup) does not exist; \(admin.socket) keeps the daemon's group (mode 0660)",
+                daemon.agent.log(LogEntry(.warning, nil,
+                                          "admin.socket: the group \(socketGroup) does not exist;"
+                                              + " \(admin.socket) keeps the daemon's group (mode 0660)",
                                           fields: []))
             }
         }
@@ -71,7 +73,9 @@ final class AdminServer: @unchecked Sendable {
             }
             places.append("http://\(listen) (login required)")
         }
-        daemon.agent.log(LogEntry(.info, nil, "the Outbound Events page and its API listen on \(places.joined(separator: " and "))", fields: []))
+        daemon.agent.log(LogEntry(.info, nil,
+                                  "the Outbound Events page and its API listen on \(places.joined(separator: " and "))",
+                                  fields: []))
         return server
     }
 
@@ -125,20 +129,25 @@ final class AdminServer: @unchecked Sendable {
     /// The answer to a request: the checks of SPEC 13, then the page or the API.
     func respond(to request: Request) -> Response {
         guard let segments = request.segments else {
-            return request.isAPI ? .apiError(400, key: nil, "the path is not valid percent-encoded UTF-8") : page.error(400, "The address is not valid.")
+            return request.isAPI ? .apiError(400, key: nil, "the path is not valid percent-encoded UTF-8")
+                                 : page.error(400, "The address is not valid.")
         }
         if request.bodyTooLarge {
-            return request.isAPI ? .apiError(413, key: nil, "the request body is larger than 1 MiB") : page.error(413, "The request is larger than 1 MiB.")
+            return request.isAPI ? .apiError(413, key: nil, "the request body is larger than 1 MiB")
+                                 : page.error(413, "The request is larger than 1 MiB.")
         }
         if segments == ["style.css"] && request.method == "GET" { return Page.stylesheet }
         let now = Self.now()
         var session = sessions.withLock { $0.find(request.cookie(Self.cookie), now: now) }
         var setCookie: String?
         if request.overTCP {
-            if segments == ["login"] || segments == ["api", "v1", "login"] { return login(request, api: segments.count == 3) }
+            if segments == ["login"] || segments == ["api", "v1", "login"] {
+                return login(request, api: segments.count == 3)
+            }
             guard session != nil else {
-                return request.isAPI ? .apiError(401, key: nil, "log in first: POST /api/v1/login with {\"password\": ...}")
-                                     : .redirect("/login")
+                return request.isAPI
+                    ? .apiError(401, key: nil, "log in first: POST /api/v1/login with {\"password\": ...}")
+                    : .redirect("/login")
             }
         } else if session == nil && !request.isAPI {
             // Whoever opens the socket is an administrator: a session without a password, for the
@@ -172,7 +181,8 @@ final class AdminServer: @unchecked Sendable {
         if request.isAPI {
             if let session {
                 guard let token = request.header("X-CSRF-Token"), Self.equal(token, session.csrf) else {
-                    return forbidden("refused: the X-CSRF-Token header is missing or wrong (it is returned by POST /api/v1/login)")
+                    return forbidden("refused: the X-CSRF-Token header is missing or wrong"
+                                         + " (it is returned by POST /api/v1/login)")
                 }
             } else if request.method != "DELETE" {
                 // Over the Unix socket without a session: a page of another site can send neither
@@ -187,7 +197,8 @@ final class AdminServer: @unchecked Sendable {
         guard let session else { return forbidden("refused: no session") }
         let fields = (try? FormData.parse(contentType: request.header("Content-Type") ?? "", body: request.body)) ?? []
         guard let token = fields.last(where: { $0.name == "csrf" })?.value, Self.equal(token, session.csrf) else {
-            return forbidden("This form has expired or did not come from this page. Go back, reload the page and try again.")
+            return forbidden("This form has expired or did not come from this page."
+                                 + " Go back, reload the page and try again.")
         }
         return nil
     }
@@ -209,7 +220,8 @@ final class AdminServer: @unchecked Sendable {
 
     func cookieHeader(_ id: String, expire: Bool = false) -> String {
         let secure = settings.withLock { $0.secureCookie }
-        return "\(Self.cookie)=\(expire ? "" : id); Path=/; HttpOnly; SameSite=Strict\(secure ? "; Secure" : "")\(expire ? "; Max-Age=0" : "")"
+        return "\(Self.cookie)=\(expire ? "" : id); Path=/; HttpOnly; SameSite=Strict"
+            + "\(secure ? "; Secure" : "")\(expire ? "; Max-Age=0" : "")"
     }
 
     /// `POST /login` (the form) and `POST /api/v1/login` (`{"password": ...}`): a session for
@@ -220,15 +232,21 @@ final class AdminServer: @unchecked Sendable {
             return api ? .apiError(405, key: nil, "use POST") : page.error(405, "Use the login form.")
         }
         if let origin = request.header("Origin"), !Self.sameOrigin(origin, host: request.header("Host")) {
-            return api ? .apiError(403, key: nil, "refused: the request comes from another site") : page.error(403, "The login comes from another site.")
+            return api ? .apiError(403, key: nil, "refused: the request comes from another site")
+                       : page.error(403, "The login comes from another site.")
         }
         let password: String
         if api {
-            guard let fields = try? FlatJSON.parse(request.body) else { return .apiError(400, key: nil, "send {\"password\": \"...\"} as JSON") }
-            guard fields.count == 1, fields[0].key == "password" else { return .apiError(400, key: nil, "the only key is \"password\"") }
+            guard let fields = try? FlatJSON.parse(request.body) else {
+                return .apiError(400, key: nil, "send {\"password\": \"...\"} as JSON")
+            }
+            guard fields.count == 1, fields[0].key == "password" else {
+                return .apiError(400, key: nil, "the only key is \"password\"")
+            }
             password = fields[0].value
         } else {
-            guard let fields = try? FormData.parse(contentType: request.header("Content-Type") ?? "", body: request.body),
+            guard let fields = try? FormData.parse(contentType: request.header("Content-Type") ?? "",
+                                                   body: request.body),
                   let value = fields.last(where: { $0.name == "password" })?.value else {
                 return page.login(error: "Enter the password.", status: 400)
             }
@@ -247,10 +265,13 @@ final class AdminServer: @unchecked Sendable {
                 return sessions.pausedFor(request.peer, now: now) > 0
             }
             if pausedNow {
-                let text = "logins from \(request.peer) paused for a minute after \(Sessions.failureLimit) wrong passwords within a minute"
-                daemon.agent.log(LogEntry(.warning, .loginsPaused, text, fields: [("OE_PEER", request.peer), ("OE_ERROR", text)]))
+                let text = "logins from \(request.peer) paused for a minute after \(Sessions.failureLimit)"
+                    + " wrong passwords within a minute"
+                daemon.agent.log(LogEntry(.warning, .loginsPaused, text,
+                                          fields: [("OE_PEER", request.peer), ("OE_ERROR", text)]))
             }
-            return api ? .apiError(401, key: "password", "wrong password") : page.login(error: "The password is wrong.", status: 401)
+            return api ? .apiError(401, key: "password", "wrong password")
+                       : page.login(error: "The password is wrong.", status: 401)
         }
         let session = sessions.withLock { sessions in
             sessions.succeeded(request.peer)

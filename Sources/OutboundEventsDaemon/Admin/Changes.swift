@@ -57,7 +57,9 @@ enum Secrets {
     /// for a URL, its redacted form back).
     static func resolved(_ key: String, _ value: String, stored: String?) throws(ConfigError) -> String {
         if keys.contains(key) && value == mask {
-            guard let stored, !stored.isEmpty else { throw .invalid(key, "\(mask) stands for the stored secret, and none is stored") }
+            guard let stored, !stored.isEmpty else {
+                throw .invalid(key, "\(mask) stands for the stored secret, and none is stored")
+            }
             return stored
         }
         if key == "url", let stored, let url = try? WebhookURL(key, stored), value == url.redacted { return stored }
@@ -66,7 +68,8 @@ enum Secrets {
 }
 
 extension Daemon {
-    static let smtpKeys = ["smtp.host", "smtp.port", "smtp.encryption", "smtp.username", "smtp.password", "smtp.from", "smtp.ca_certificate"]
+    static let smtpKeys = ["smtp.host", "smtp.port", "smtp.encryption", "smtp.username", "smtp.password", "smtp.from",
+                           "smtp.ca_certificate"]
 
     /// The configuration the page shows (consistent with what runs).
     func currentConfiguration() -> Configuration {
@@ -77,7 +80,8 @@ extension Daemon {
         configuration.file.recipients.map { recipient in
             RecipientEntry(kind: recipient.kind, name: recipient.name,
                            settings: recipient.settings.map { ($0.key, $0.value) },
-                           location: configuration.location(recipient.line), managed: configuration.isManaged(recipient.line))
+                           location: configuration.location(recipient.line),
+                           managed: configuration.isManaged(recipient.line))
         }
     }
 
@@ -86,16 +90,20 @@ extension Daemon {
                       _ settings: [(key: String, value: String)]) -> Outcome {
         applying.withLock { _ in
             let configuration = self.configuration
-            if let fixed = configuration.file.recipients.first(where: { $0.name == name && !configuration.isManaged($0.line) }) {
+            if let fixed = configuration.file.recipients
+                .first(where: { $0.name == name && !configuration.isManaged($0.line) }) {
                 return .readOnly(configuration.location(fixed.line))
             }
-            var recipients = configuration.state.recipients.map { (kind: $0.kind, name: $0.name, settings: $0.settings.map { (key: $0.key, value: $0.value) }) }
+            var recipients = configuration.state.recipients.map {
+                (kind: $0.kind, name: $0.name, settings: $0.settings.map { (key: $0.key, value: $0.value) })
+            }
             let stored = recipients.first { $0.name == name && $0.kind == kind }
             var resolved: [(key: String, value: String)] = []
             var refusals: [Refusal] = []
             for (key, value) in settings {
                 do throws(ConfigError) {
-                    resolved.append((key, try Secrets.resolved(key, value, stored: stored?.settings.last { $0.key == key }?.value)))
+                    let storedValue = stored?.settings.last { $0.key == key }?.value
+                    resolved.append((key, try Secrets.resolved(key, value, stored: storedValue)))
                 } catch {
                     refusals.append(Refusal(key: key, message: error.message))
                 }
@@ -106,7 +114,8 @@ extension Daemon {
             } else {
                 recipients.append((kind, name, resolved))
             }
-            return applyState(StateFileText(agent: configuration.state.agent.map { ($0.key, $0.value) }, recipients: recipients),
+            return applyState(StateFileText(agent: configuration.state.agent.map { ($0.key, $0.value) },
+                                            recipients: recipients),
                               target: .recipient(kind, name))
         }
     }
@@ -114,11 +123,14 @@ extension Daemon {
     func deleteRecipient(_ kind: SettingsFile.Recipient.Kind, _ name: String) -> Outcome {
         applying.withLock { _ in
             let configuration = self.configuration
-            guard let found = configuration.file.recipients.first(where: { $0.name == name && $0.kind == kind }) else { return .notFound }
+            guard let found = configuration.file.recipients.first(where: { $0.name == name && $0.kind == kind }) else {
+                return .notFound
+            }
             guard configuration.isManaged(found.line) else { return .readOnly(configuration.location(found.line)) }
             let recipients = configuration.state.recipients.filter { !($0.name == name && $0.kind == kind) }
                 .map { (kind: $0.kind, name: $0.name, settings: $0.settings.map { (key: $0.key, value: $0.value) }) }
-            return applyState(StateFileText(agent: configuration.state.agent.map { ($0.key, $0.value) }, recipients: recipients),
+            return applyState(StateFileText(agent: configuration.state.agent.map { ($0.key, $0.value) },
+                                            recipients: recipients),
                               target: .recipient(kind, name))
         }
     }
@@ -132,24 +144,31 @@ extension Daemon {
             var refusals: [Refusal] = []
             for (key, value) in settings {
                 guard Self.smtpKeys.contains(key) else {
-                    refusals.append(Refusal(key: key, message: "\(Values.quote(key)): not a relay setting (known: \(Self.smtpKeys.joined(separator: ", ")))"))
+                    refusals.append(Refusal(key: key,
+                                            message: "\(Values.quote(key)): not a relay setting"
+                                                + " (known: \(Self.smtpKeys.joined(separator: ", ")))"))
                     continue
                 }
-                if let fixed = configuration.file.agent.first(where: { $0.key == key && !configuration.isManaged($0.line) }) {
+                if let fixed = configuration.file.agent
+                    .first(where: { $0.key == key && !configuration.isManaged($0.line) }) {
                     if value != Secrets.shown(key, fixed.value) {
-                        refusals.append(Refusal(key: key, message: "\(key): set in \(configuration.location(fixed.line)); change it there"))
+                        let message = "\(key): set in \(configuration.location(fixed.line)); change it there"
+                        refusals.append(Refusal(key: key, message: message))
                     }
                     continue
                 }
                 guard !value.isEmpty else { continue }
                 do throws(ConfigError) {
-                    agent.append((key, try Secrets.resolved(key, value, stored: configuration.state.agent.last { $0.key == key }?.value)))
+                    let storedValue = configuration.state.agent.last { $0.key == key }?.value
+                    agent.append((key, try Secrets.resolved(key, value, stored: storedValue)))
                 } catch {
                     refusals.append(Refusal(key: key, message: error.message))
                 }
             }
             guard refusals.isEmpty else { return .refused(refusals) }
-            let recipients = configuration.state.recipients.map { (kind: $0.kind, name: $0.name, settings: $0.settings.map { (key: $0.key, value: $0.value) }) }
+            let recipients = configuration.state.recipients.map {
+                (kind: $0.kind, name: $0.name, settings: $0.settings.map { (key: $0.key, value: $0.value) })
+            }
             return applyState(StateFileText(agent: agent, recipients: recipients), target: .smtp)
         }
     }
@@ -164,7 +183,8 @@ extension Daemon {
     /// and applies it like a reload (whole, or not at all).
     func applyState(_ state: StateFileText, target: Target) -> Outcome {
         let parsed = state.parsed()
-        let (checked, problems) = Configuration.check(configPath, defaultSpool: Self.defaultSpool, now: Int64(time(nil)), replacing: parsed)
+        let (checked, problems) = Configuration.check(configPath, defaultSpool: Self.defaultSpool,
+                                                      now: Int64(time(nil)), replacing: parsed)
         guard let checked else { return .refused(problems.map { Refusal(key: nil, message: $0.message) }) }
         var refusals = problems.map { classify($0, in: checked, target: target) }
         refusals += fixedChanges(checked.file).map { Refusal(key: nil, message: $0) }
@@ -175,7 +195,9 @@ extension Daemon {
             return .refused([Refusal(key: nil, message: "not saved: \(error.message)")])
         }
         guard reloadApplying() else {
-            return .refused([Refusal(key: nil, message: "saved in \(checked.statePath) but not applied: the configuration changed meanwhile; see journalctl -u outbound-events")])
+            return .refused([Refusal(key: nil,
+                                     message: "saved in \(checked.statePath) but not applied: the configuration changed"
+                                         + " meanwhile; see journalctl -u outbound-events")])
         }
         return .applied
     }

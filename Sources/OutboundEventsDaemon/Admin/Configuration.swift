@@ -31,7 +31,8 @@ struct Configuration: Sendable {
     /// (nil when the configuration file cannot be read) and every problem as `FILE:LINE: reason`;
     /// the configuration must not be used when there is one.
     static func load(_ path: String, defaultSpool: String, now: Int64,
-                     replacing replacement: SettingsFile? = nil) -> (configuration: Configuration?, problems: [String]) {
+                     replacing replacement: SettingsFile? = nil)
+        -> (configuration: Configuration?, problems: [String]) {
         let (configuration, problems) = check(path, defaultSpool: defaultSpool, now: now, replacing: replacement)
         guard let configuration else { return (nil, problems.map { $0.message }) }
         return (configuration, problems.map { "\(configuration.location($0.line)): \($0.message)" })
@@ -40,7 +41,8 @@ struct Configuration: Sendable {
     /// `load`, with the problems as lines of `file` (a problem of reading has line 0 and says
     /// its file itself).
     static func check(_ path: String, defaultSpool: String, now: Int64,
-                      replacing replacement: SettingsFile? = nil) -> (configuration: Configuration?, problems: [SettingsFileSupport.Problem]) {
+                      replacing replacement: SettingsFile? = nil)
+        -> (configuration: Configuration?, problems: [SettingsFileSupport.Problem]) {
         let loaded: (SettingsFile, [SettingsFileSupport.Problem])
         do { loaded = try SettingsFileSupport.load(path) } catch {
             return (nil, [.init(line: 0, message: "\(path): \(error.message)")])
@@ -76,11 +78,15 @@ struct Configuration: Sendable {
         for setting in state.agent {
             let line = setting.line + configLines
             guard setting.key.hasPrefix("smtp.") else {
-                problems.append(.init(line: line, message: "\(setting.key): only smtp.* settings and recipients are kept in the state file; set it in \(path)"))
+                problems.append(.init(line: line,
+                                      message: "\(setting.key): only smtp.* settings and recipients"
+                                          + " are kept in the state file; set it in \(path)"))
                 continue
             }
             if let other = file.agent.last(where: { $0.key == setting.key }) {
-                problems.append(.init(line: line, message: "\(setting.key): set in both \(path):\(other.line) and the state file; remove one"))
+                problems.append(.init(line: line,
+                                      message: "\(setting.key): set in both \(path):\(other.line)"
+                                          + " and the state file; remove one"))
                 continue
             }
             var shifted = setting
@@ -90,7 +96,9 @@ struct Configuration: Sendable {
         for recipient in state.recipients {
             let line = recipient.line + configLines
             if let other = file.recipients.first(where: { $0.name == recipient.name }) {
-                problems.append(.init(line: line, message: "name: \(Values.quote(recipient.name)) is set in both \(path):\(other.line) and the state file; remove one"))
+                problems.append(.init(line: line,
+                                      message: "name: \(Values.quote(recipient.name)) is set in both"
+                                          + " \(path):\(other.line) and the state file; remove one"))
                 continue
             }
             var shifted = recipient

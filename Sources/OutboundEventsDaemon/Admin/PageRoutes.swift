@@ -35,29 +35,40 @@ extension AdminServer {
                 return page.error(400, "The form is not complete.")
             }
             do throws(ConfigError) { try Values.emailAddress("to", to) } catch {
-                return page.testResult("Send test email", TestResult(refusal: .init(status: 422, key: "to", message: "Send a test email to: " + Refusal(key: "to", message: error.message).reason)))
+                let reason = "Send a test email to: " + Refusal(key: "to", message: error.message).reason
+                return page.testResult("Send test email",
+                                       TestResult(refusal: .init(status: 422, key: "to", message: reason)))
             }
             return page.testResult("Send test email to \(to)", sendTestEmail(to: to))
         case 3, 4:
-            guard segments[0] == "recipients", let kind = SettingsFile.Recipient.Kind(rawValue: segments[1]) else { break }
+            guard segments[0] == "recipients",
+                  let kind = SettingsFile.Recipient.Kind(rawValue: segments[1]) else { break }
             let name = segments[2]
             let isNew = segments.count == 3 && name == "new"
-            let entry = isNew ? nil : daemon.recipientEntries(daemon.currentConfiguration()).first { $0.kind == kind && $0.name == name }
+            let entry = isNew ? nil : daemon.recipientEntries(daemon.currentConfiguration())
+                .first { $0.kind == kind && $0.name == name }
             if segments.count == 3 {
                 if isNew {
                     if get { return page.recipientForm(kind, name: nil, page.formState(kind, nil)) }
                     if post { return saveRecipient(request, page, kind, name: nil, stored: nil) }
                     break
                 }
-                guard let entry else { return page.error(404, "There is no \(kind.rawValue) recipient called \(name).") }
-                guard entry.managed else { return page.error(409, "\(name) is set in the configuration file at \(entry.location): change it there.") }
+                guard let entry else {
+                    return page.error(404, "There is no \(kind.rawValue) recipient called \(name).")
+                }
+                guard entry.managed else {
+                    return page.error(409,
+                                      "\(name) is set in the configuration file at \(entry.location): change it there.")
+                }
                 if get { return page.recipientForm(kind, name: name, page.formState(kind, entry)) }
                 if post { return saveRecipient(request, page, kind, name: name, stored: entry) }
                 break
             }
             switch (segments[3], request.method) {
             case ("delete", "GET"):
-                guard entry != nil else { return page.error(404, "There is no \(kind.rawValue) recipient called \(name).") }
+                guard entry != nil else {
+                    return page.error(404, "There is no \(kind.rawValue) recipient called \(name).")
+                }
                 return page.confirmDelete(kind, name)
             case ("delete", "POST"):
                 return outcome(daemon.deleteRecipient(kind, name), page)
@@ -79,7 +90,8 @@ extension AdminServer {
         switch outcome {
         case .applied: return .redirect("/")
         case .notFound: return page.error(404, "There is no such recipient.")
-        case .readOnly(let location): return page.error(409, "It is set in the configuration file at \(location): change it there.")
+        case .readOnly(let location):
+            return page.error(409, "It is set in the configuration file at \(location): change it there.")
         case .refused(let refusals): return page.error(422, refusals.map { $0.message }.joined(separator: "\n"))
         }
     }
@@ -89,10 +101,12 @@ extension AdminServer {
     func saveRecipient(_ request: Request, _ page: Page, _ kind: SettingsFile.Recipient.Kind, name: String?,
                        stored: RecipientEntry?) -> Response {
         guard let fields = form(request) else { return page.error(400, "The form could not be read.") }
-        let httpNames: Set<String> = ["csrf", "name", "url", "enabled", "ca_use", "ca_certificate", "ca_certificate_file", "send_custom_fields",
-                                      "events", "retry_interval", "retry_duration", "email_contacts", "email_alert_after",
-                                      "email_alert_resend", "body_format", "signing_secret", "signing_secret_remove"]
-        let emailNames: Set<String> = ["csrf", "name", "enabled", "addresses", "require_external_key", "events", "subject", "body", "retry_duration"]
+        let httpNames: Set<String> = ["csrf", "name", "url", "enabled", "ca_use", "ca_certificate",
+                                      "ca_certificate_file", "send_custom_fields", "events", "retry_interval",
+                                      "retry_duration", "email_contacts", "email_alert_after", "email_alert_resend",
+                                      "body_format", "signing_secret", "signing_secret_remove"]
+        let emailNames: Set<String> = ["csrf", "name", "enabled", "addresses", "require_external_key", "events",
+                                       "subject", "body", "retry_duration"]
         if let unknown = fields.first(where: { !(kind == .http ? httpNames : emailNames).contains($0.name) }) {
             return page.error(400, "The form has a field this page does not know: \(unknown.name).")
         }
@@ -102,11 +116,14 @@ extension AdminServer {
 
         // What the form shows again if refused: everything typed but the secret.
         var state = page.formState(kind, stored)
-        for (field, text) in fields where field != "csrf" && field != "events" && field != "signing_secret" && field != "ca_certificate_file" {
+        for (field, text) in fields
+            where field != "csrf" && field != "events" && field != "signing_secret" && field != "ca_certificate_file" {
             state.values[field] = text
         }
         state.values["name"] = recipientName
-        for field in ["enabled", "ca_use", "send_custom_fields", "require_external_key"] { state.values[field] = flag(field) }
+        for field in ["enabled", "ca_use", "send_custom_fields", "require_external_key"] {
+            state.values[field] = flag(field)
+        }
         state.events = Set(fields.filter { $0.name == "events" }.map { $0.value })
 
         var settings: [(key: String, value: String)] = []
@@ -126,14 +143,17 @@ extension AdminServer {
                 let pem = value("ca_certificate_file").isEmpty ? value("ca_certificate") : value("ca_certificate_file")
                 state.values["ca_certificate"] = pem
                 if pem.isEmpty {
-                    refusals.append(Refusal(key: "ca_certificate", message: "ca_certificate: paste the CA certificate or upload its PEM file, or untick Use a CA certificate"))
+                    refusals.append(Refusal(key: "ca_certificate",
+                                            message: "ca_certificate: paste the CA certificate or upload its PEM file,"
+                                                + " or untick Use a CA certificate"))
                 } else {
                     settings.append(("ca_certificate", pem))
                 }
             }
             settings.append(("send_custom_fields", flag("send_custom_fields")))
             settings.append(("events", events))
-            for key in ["retry_interval", "retry_duration", "email_contacts", "email_alert_after", "email_alert_resend"] where !value(key).isEmpty {
+            for key in ["retry_interval", "retry_duration", "email_contacts", "email_alert_after", "email_alert_resend"]
+                where !value(key).isEmpty {
                 settings.append((key, value(key)))
             }
             settings.append(("body_format", value("body_format").isEmpty ? "form" : value("body_format")))
@@ -151,14 +171,19 @@ extension AdminServer {
                 settings.append((key, value(key).replacingCRLF()))
             }
         }
-        if name == nil, daemon.recipientEntries(daemon.currentConfiguration()).contains(where: { $0.name == recipientName }) {
-            refusals.append(Refusal(key: "name", message: "name: \(Values.quote(recipientName)) is taken; names are unique across HTTP and email recipients"))
+        if name == nil,
+           daemon.recipientEntries(daemon.currentConfiguration()).contains(where: { $0.name == recipientName }) {
+            refusals.append(Refusal(key: "name",
+                                    message: "name: \(Values.quote(recipientName)) is taken;"
+                                        + " names are unique across HTTP and email recipients"))
         }
         if refusals.isEmpty {
             switch daemon.putRecipient(kind, recipientName, settings) {
             case .applied: return .redirect("/")
             case .notFound: refusals.append(Refusal(key: nil, message: "There is no such recipient."))
-            case .readOnly(let location): refusals.append(Refusal(key: nil, message: "It is set in the configuration file at \(location): change it there."))
+            case .readOnly(let location):
+                let message = "It is set in the configuration file at \(location): change it there."
+                refusals.append(Refusal(key: nil, message: message))
             case .refused(let found): refusals = found
             }
         }

@@ -38,17 +38,23 @@ extension AdminServer {
         let http: HTTPRecipientSettings
         var ca: CACertificate?
         do throws(ConfigError) {
-            http = try HTTPRecipientSettings(recipient.settings.map { ($0.key, $0.value) }, profile: daemon.agent.profile,
-                                             deployment: settings.deployment)
-            if !http.caCertificate.isEmpty { ca = try CACertificate("ca_certificate", pem: http.caCertificate, now: now) }
+            http = try HTTPRecipientSettings(recipient.settings.map { ($0.key, $0.value) },
+                                             profile: daemon.agent.profile, deployment: settings.deployment)
+            if !http.caCertificate.isEmpty {
+                ca = try CACertificate("ca_certificate", pem: http.caCertificate, now: now)
+            }
         } catch {
             return TestResult(refusal: .init(status: 422, key: nil, message: error.message))
         }
-        guard let url = http.url else { return TestResult(refusal: .init(status: 422, key: "url", message: "url: required")) }
+        guard let url = http.url else {
+            return TestResult(refusal: .init(status: 422, key: "url", message: "url: required"))
+        }
         let profile = daemon.agent.profile
-        let event = profile.events.indices.first { http.events.contains($0) }.map { profile.events[$0].name } ?? "support_conference_begin"
+        let event = profile.events.indices.first { http.events.contains($0) }.map { profile.events[$0].name }
+            ?? "support_conference_begin"
         let (lines, delivered) = SendTestReport.http(
-            webhook: url, caCertificate: http.caCertificate, ca: ca, trust: ca == nil ? nil : "the recipient's CA certificate",
+            webhook: url, caCertificate: http.caCertificate, ca: ca,
+            trust: ca == nil ? nil : "the recipient's CA certificate",
             event: event, applianceID: settings.applianceID.isEmpty ? Agent.hostName() : settings.applianceID,
             signingKeys: http.signingKeys, bodyFormat: http.bodyFormat, connectTimeout: settings.connectTimeout,
             requestTimeout: settings.requestTimeout, proxy: settings.proxy, noProxy: settings.noProxy,
@@ -61,12 +67,15 @@ extension AdminServer {
         let configuration = daemon.currentConfiguration()
         let settings = agentSettings(configuration)
         guard settings.smtp.isConfigured else {
-            return TestResult(refusal: .init(status: 422, key: "smtp.host", message: "no relay: set SMTP relay (smtp.host) first"))
+            return TestResult(refusal: .init(status: 422, key: "smtp.host",
+                                             message: "no relay: set SMTP relay (smtp.host) first"))
         }
         let now = Int64(time(nil))
         var ca: CACertificate?
         if !settings.smtp.caCertificate.isEmpty {
-            do throws(ConfigError) { ca = try CACertificate("smtp.ca_certificate", pem: settings.smtp.caCertificate, now: now) } catch {
+            do throws(ConfigError) {
+                ca = try CACertificate("smtp.ca_certificate", pem: settings.smtp.caCertificate, now: now)
+            } catch {
                 return TestResult(refusal: .init(status: 422, key: "smtp.ca_certificate", message: error.message))
             }
         }

@@ -8,13 +8,15 @@ import OutboundEventsCore
 /// administrator would write it. Side files are written before the state file that names
 /// them, so each state file that was ever renamed into place finds all of its values.
 struct StateFileText {
-    var text = "# Written by outbound-eventsd: the recipients and relay settings of the Outbound Events page.\n# Change them on the page or through its API; edits here are read at the next reload.\n"
+    var text = "# Written by outbound-eventsd: the recipients and relay settings of the Outbound Events page.\n"
+        + "# Change them on the page or through its API; edits here are read at the next reload.\n"
     /// Side files: name in `managed.d/` → contents.
     var sideFiles: [String: String] = [:]
 
     static let sideDirectory = "managed.d"
 
-    init(agent: [(key: String, value: String)], recipients: [(kind: SettingsFile.Recipient.Kind, name: String, settings: [(key: String, value: String)])]) {
+    init(agent: [(key: String, value: String)],
+         recipients: [(kind: SettingsFile.Recipient.Kind, name: String, settings: [(key: String, value: String)])]) {
         for (key, value) in agent { line(key, value) }
         for recipient in recipients {
             text += "\n[\(recipient.kind.rawValue) \"\(recipient.name)\"]\n"
@@ -77,7 +79,9 @@ struct StateFileText {
         guard let entries = opendir(side) else { return }
         defer { closedir(entries) }
         while let entry = readdir(entries) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             guard name.hasSuffix(".txt"), sideFiles[name] == nil else { continue }
             unlink(side + "/" + name)
         }
@@ -107,7 +111,9 @@ enum DurableFile {
         }
         if failure == nil && fsync(fd) != 0 { failure = "cannot fsync \(temporary): \(errorText())" }
         CSystem.close(fd)
-        if failure == nil && rename(temporary, path) != 0 { failure = "cannot rename \(temporary) to \(path): \(errorText())" }
+        if failure == nil && rename(temporary, path) != 0 {
+            failure = "cannot rename \(temporary) to \(path): \(errorText())"
+        }
         if let failure {
             unlink(temporary)
             throw ConfigError(.io, failure)
@@ -115,7 +121,9 @@ enum DurableFile {
         let directoryFD = csystem_open(directory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
         guard directoryFD >= 0 else { throw ConfigError(.io, "cannot open \(directory(of: path)): \(errorText())") }
         defer { CSystem.close(directoryFD) }
-        guard fsync(directoryFD) == 0 else { throw ConfigError(.io, "cannot fsync \(directory(of: path)): \(errorText())") }
+        guard fsync(directoryFD) == 0 else {
+            throw ConfigError(.io, "cannot fsync \(directory(of: path)): \(errorText())")
+        }
     }
 
     static func directory(of path: String) -> String {

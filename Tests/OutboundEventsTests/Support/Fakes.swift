@@ -13,7 +13,8 @@ final class FakeTransport: Transport, @unchecked Sendable {
         let headers: [String: String]
     }
 
-    private let state = Mutex<(targets: [Int: TransferTarget], requests: [Request], mails: [(slot: Int, mail: MailEnvelope)],
+    private let state = Mutex<(targets: [Int: TransferTarget], requests: [Request],
+                               mails: [(slot: Int, mail: MailEnvelope)],
                                inFlight: Set<Int>, finished: [(Int, DeliveryResult)])>(([:], [], [], [], []))
 
     var requests: [Request] { state.withLock { $0.requests } }
@@ -32,7 +33,8 @@ final class FakeTransport: Transport, @unchecked Sendable {
 
     func succeed(_ slot: Int) { finish(slot, .success(elapsed: 1)) }
     func fail(_ slot: Int, status: Int = 503) {
-        finish(slot, DeliveryResult(status: status, failure: .refused, error: "HTTP \(status) Service Unavailable", elapsed: 1))
+        finish(slot, DeliveryResult(status: status, failure: .refused, error: "HTTP \(status) Service Unavailable",
+                                    elapsed: 1))
     }
 
     func configure(slot: Int, target: TransferTarget) {
@@ -44,11 +46,13 @@ final class FakeTransport: Transport, @unchecked Sendable {
             var fields: [String: String] = [:]
             for header in headers {
                 let parts = header.split(separator: ":", maxSplits: 1)
-                fields[String(parts[0]).lowercased()] = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
+                fields[String(parts[0]).lowercased()] = parts.count > 1
+                    ? parts[1].trimmingCharacters(in: .whitespaces) : ""
             }
             var url = ""
             if case .http(let target)? = state.targets[slot] { url = target.url }
-            state.requests.append(Request(slot: slot, url: url, body: String(decoding: body, as: UTF8.self), headers: fields))
+            state.requests.append(Request(slot: slot, url: url, body: String(decoding: body, as: UTF8.self),
+                                          headers: fields))
             state.inFlight.insert(slot)
         }
     }

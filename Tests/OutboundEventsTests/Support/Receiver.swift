@@ -11,7 +11,8 @@ let repositoryRoot: String = {
 
 /// A fresh temporary directory, removed when the process ends.
 func temporaryDirectory(_ label: String) -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("oe-\(label)-\(UUID().uuidString.prefix(8))")
+    let url = FileManager.default.temporaryDirectory
+        .appendingPathComponent("oe-\(label)-\(UUID().uuidString.prefix(8))")
     try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
@@ -47,7 +48,8 @@ final class LoopbackServer: @unchecked Sendable {
         try process.run()
         self.process = process
         let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        guard line.hasPrefix("PORT "), let number = Int(line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard line.hasPrefix("PORT "),
+              let number = Int(line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw ConfigError(.io, "\(script) did not start: \(line)")
         }
         self.port = number
@@ -64,7 +66,9 @@ final class LoopbackServer: @unchecked Sendable {
 /// The objects of a JSON-lines file the servers write; none while it does not exist.
 func jsonLines(_ url: URL) -> [[String: Any]] {
     guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
-    return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    return text.split(separator: "\n").compactMap {
+        try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+    }
 }
 
 /// A real webhook receiver on 127.0.0.1 (scripts/receiver.py), HTTP or HTTPS. Its behaviour is
@@ -162,7 +166,9 @@ final class TestPKI: Sendable {
     var leafPEM: String { read("leaf-not-ca.pem") }
     var server: (cert: String, key: String) { (directory + "/server.pem", directory + "/server.key") }
     var wrongHost: (cert: String, key: String) { (directory + "/wrong.pem", directory + "/wrong.key") }
-    var expiredServer: (cert: String, key: String) { (directory + "/expired-server.pem", directory + "/expired-server.key") }
+    var expiredServer: (cert: String, key: String) {
+        (directory + "/expired-server.pem", directory + "/expired-server.key")
+    }
 
     init() throws {
         directory = temporaryDirectory("pki").path

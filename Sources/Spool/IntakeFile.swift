@@ -105,7 +105,7 @@ public final class IntakeFile: @unchecked Sendable {
 
     /// The daemon's own: where an unmarked claim or an unfinished frame was first seen, and
     /// when (monotonic milliseconds).
-    var stuck: (position: UInt64, since: Millis)?
+    var stuck: (position: UInt64, since: Millis, claimed: UInt64)?
     /// The daemon's own: the number of the last event it took (0 before the first).
     var lastTaken: UInt64 = 0
 
@@ -211,10 +211,12 @@ public final class IntakeFile: @unchecked Sendable {
     /// false when someone else changed it first.
     func pad(_ position: UInt64, length: Int, expected: UInt64) -> Bool {
         let at = frame(position)
-        guard csystem_cas64(at.assumingMemoryBound(to: UInt64.self), expected,
-                            stateWord(.padding, pid: 0, length: length, at: position)) == 1 else { return false }
+        // The position first: a producer about to mark this place sees the padding as a frame
+        // of this lap (word and position) the moment its word is stored, and only one of the
+        // two compare-and-swaps wins.
         csystem_store64((at + 8).assumingMemoryBound(to: UInt64.self), position)
-        return true
+        return csystem_cas64(at.assumingMemoryBound(to: UInt64.self), expected,
+                             stateWord(.padding, pid: 0, length: length, at: position)) == 1
     }
 
     // MARK: Producing
@@ -229,6 +231,7 @@ public final class IntakeFile: @unchecked Sendable {
         let stride = Self.stride(size)
         let capacity = UInt64(self.capacity)
         let pair = word64(.claimPosition)
+        var waits = 0
         while true {
             let position = csystem_load64(pair)
             let seq = csystem_load64(word64(.nextSequence))
@@ -236,9 +239,19 @@ public final class IntakeFile: @unchecked Sendable {
             let skip = offset + UInt64(stride) > capacity ? capacity - offset : 0
             let end = position + skip + UInt64(stride)
             if end - load(.free) > capacity {
-                if evictOldest(before: end) { continue }
-                _ = csystem_add64(word64(.dropped), 1)
-                return .full
+                switch evictOldest(before: end) {
+                case .madeRoom:
+                    continue
+                case .writerBusy where waits < Self.evictionWaits:
+                    // The oldest frame is another producer's, being written: a copy of one
+                    // event, unless that producer died there (then this gives up).
+                    waits += 1
+                    sched_yield()
+                    continue
+                case .writerBusy, .notAllowed:
+                    _ = csystem_add64(word64(.dropped), 1)
+                    return .full
+                }
             }
             guard csystem_cas_pair(pair, position, seq, end, seq + 1) == 1 else { continue }
             if testStop == .afterClaim { stopForTest() }
@@ -288,8 +301,10 @@ public final class IntakeFile: @unchecked Sendable {
     func begin(_ position: UInt64, length: Int, pid: UInt32) -> Bool {
         let at = frame(position)
         let word = csystem_load64(at.assumingMemoryBound(to: UInt64.self))
-        if isThisLap(word, position) {
-            if Self.state(word) != .padding && frameWord(at: position) != nil { repairClaim() }
+        // A frame of this lap (its word and its position both say so; an earlier lap's bytes
+        // can look like this lap's word by chance, never like its position too).
+        if let existing = frameWord(at: position) {
+            if Self.state(existing) != .padding { repairClaim() }
             return false
         }
         // A writer stopped past `abandonAfter` between its claim and here finds its claim padded
@@ -303,18 +318,24 @@ public final class IntakeFile: @unchecked Sendable {
         return true
     }
 
+    enum Eviction { case madeRoom, writerBusy, notAllowed }
+    /// How often a producer finding the oldest frame still being written yields to its writer
+    /// before it gives up, one sched_yield each: a few milliseconds at most.
+    static let evictionWaits = 1000
+
     /// With the intake full: evicts the oldest frame when the policy allows it (no daemon
-    /// runs, `drop_oldest`). True when room was made.
-    func evictOldest(before end: UInt64) -> Bool {
-        guard policy == .dropOldest, !daemonRunning else { return false }
+    /// runs, `drop_oldest`).
+    func evictOldest(before end: UInt64) -> Eviction {
+        guard policy == .dropOldest, !daemonRunning else { return .notAllowed }
         let free = load(.free)
-        guard end - free > UInt64(capacity), let word = frameWord(at: free) else { return false }
+        guard end - free > UInt64(capacity) else { return .madeRoom }
+        guard let word = frameWord(at: free) else { return .writerBusy }
         let state = Self.state(word)
-        guard state == .committed || state == .padding else { return false }
-        guard csystem_cas64(word64(.free), free, free + UInt64(Self.length(word))) == 1 else { return true }
+        guard state == .committed || state == .padding else { return .writerBusy }
+        guard csystem_cas64(word64(.free), free, free + UInt64(Self.length(word))) == 1 else { return .madeRoom }
         // Frames the daemon has read are in its spool: evicting them loses nothing.
         if state == .committed && free >= load(.taken) { _ = csystem_add64(word64(.dropped), 1) }
-        return true
+        return .madeRoom
     }
 
     /// Wakes the daemon's intake thread.
@@ -512,18 +533,20 @@ public final class IntakeFile: @unchecked Sendable {
     }
 
     /// A claim at `position` still unmarked after `abandonAfter`: its writer died between its
-    /// claim and its mark. It becomes padding up to the next frame of this lap (or the end of
-    /// what is claimed, or of the ring). True when it was padded.
+    /// claim and its mark. It becomes padding up to the next frame of this lap, the end of the
+    /// ring, or what was claimed when it was first seen stuck: claims made since may be in the
+    /// instant between their claim and their mark, and must not be covered. True when it was
+    /// padded.
     func abandonUnmarked(_ position: UInt64, claimed: UInt64, now: Millis) -> Bool {
         guard let stuck, stuck.position == position else {
-            self.stuck = (position, now)
+            self.stuck = (position, now, claimed)
             return false
         }
         guard now - stuck.since >= Self.abandonAfter else { return false }
         let capacity = UInt64(self.capacity)
         let ringEnd = position - position % capacity + capacity
         var next = position + 16
-        while next < min(claimed, ringEnd) && frameWord(at: next) == nil { next += 16 }
+        while next < min(stuck.claimed, ringEnd) && frameWord(at: next) == nil { next += 16 }
         let expected = csystem_load64(frame(position).assumingMemoryBound(to: UInt64.self))
         guard frameWord(at: position) == nil, pad(position, length: Int(next - position), expected: expected) else { return false }
         _ = csystem_add64(word64(.abandoned), 1)

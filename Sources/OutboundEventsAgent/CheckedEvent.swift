@@ -50,7 +50,8 @@ struct CheckedEvent {
                 timestamp = parsed
                 skip = i
             case .setByAgent:
-                return .refused(.invalid, "variable \(String(decoding: key, as: UTF8.self)): set by the agent, not by the caller")
+                return .refused(.invalid,
+                                "variable \(String(decoding: key, as: UTF8.self)): set by the agent, not by the caller")
             case .externalKey:
                 hasExternalKey = value.count > 0
                 size &+= 4 &+ key.count &+ value.count
@@ -67,10 +68,14 @@ struct CheckedEvent {
             i += 1
         }
         if let repeated = variables.repeatedKey() {
-            return .refused(.invalid, "variable \(Values.quote(String(decoding: variables.key(repeated), as: UTF8.self))) given twice")
+            return .refused(
+                .invalid,
+                "variable \(Values.quote(String(decoding: variables.key(repeated), as: UTF8.self))) given twice")
         }
         if let repeated = customFields.repeatedKey() {
-            return .refused(.invalid, "custom field \(Values.quote(String(decoding: customFields.key(repeated), as: UTF8.self))) given twice")
+            return .refused(
+                .invalid,
+                "custom field \(Values.quote(String(decoding: customFields.key(repeated), as: UTF8.self))) given twice")
         }
         guard size <= EventRecord.maximumSize, size <= maxEventSize else {
             return .refused(.tooBig, "the event is larger than the queue accepts (\(maxEventSize) bytes)")

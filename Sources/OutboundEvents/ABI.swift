@@ -85,8 +85,9 @@ public func oe_emit(_ agent: OpaquePointer?, _ event: UnsafePointer<CChar>?, _ v
                     _ count: Int, _ customFields: UnsafePointer<oe_kv>?, _ customCount: Int) -> Int32 {
     // size_t counts arrive as Int: one above Int.max is negative. Both are bounded before any
     // array is read, so their sum cannot overflow.
-    guard let agent, let event, (0...Int(OE_MAX_FIELDS)).contains(count), (0...Int(OE_MAX_FIELDS)).contains(customCount),
-          count == 0 || variables != nil, customCount == 0 || customFields != nil else { return ResultCode.invalid.rawValue }
+    guard let agent, let event, (0...Int(OE_MAX_FIELDS)).contains(count),
+          (0...Int(OE_MAX_FIELDS)).contains(customCount), count == 0 || variables != nil,
+          customCount == 0 || customFields != nil else { return ResultCode.invalid.rawValue }
     let name = UnsafeRawBufferPointer(start: event, count: strlen(event))
     // Each string is measured once, into spans on the stack (the heap only for huge events).
     return withUnsafeTemporaryAllocation(of: FieldSpan.self, capacity: count + customCount) { spans in
@@ -188,10 +189,12 @@ func string(_ pointer: UnsafePointer<CChar>?, _ what: String) throws(ConfigError
 
 /// An oe_kv array as Swift pairs; NULL keys and values, and bytes that are not UTF-8, are
 /// refused with the position or key named.
-func settingPairs(_ settings: UnsafePointer<oe_kv>?, _ count: Int) throws(ConfigError) -> [(key: String, value: String)] {
+func settingPairs(_ settings: UnsafePointer<oe_kv>?,
+                  _ count: Int) throws(ConfigError) -> [(key: String, value: String)] {
     guard count != 0 else { return [] }
     guard (1...Int(OE_MAX_SETTINGS)).contains(count) else {
-        throw ConfigError(.invalid, "count: \(UInt(bitPattern: count)) settings given; at most \(OE_MAX_SETTINGS) are accepted")
+        throw ConfigError(.invalid, "count: \(UInt(bitPattern: count)) settings given;"
+                                        + " at most \(OE_MAX_SETTINGS) are accepted")
     }
     guard let settings else { throw ConfigError(.invalid, "settings: NULL with a count of \(count)") }
     var pairs: [(key: String, value: String)] = []
@@ -225,7 +228,8 @@ func writeError(_ err: UnsafeMutablePointer<CChar>?, _ errSize: Int, _ message: 
         if let last = bytes.last, last >= 0xC0 { bytes.removeLast() }
     }
     bytes.withUnsafeBytes { source in
-        UnsafeMutableRawPointer(err).copyMemory(from: source.baseAddress ?? UnsafeRawPointer(err), byteCount: source.count)
+        UnsafeMutableRawPointer(err).copyMemory(from: source.baseAddress ?? UnsafeRawPointer(err),
+                                                byteCount: source.count)
     }
     err[bytes.count] = 0
 }
@@ -238,8 +242,9 @@ extension UnsafeMutableBufferPointer where Element == FieldSpan {
         var i = 0
         while i < count {
             guard let key = pairs[i].key, let value = pairs[i].value else { return false }
-            (spans + start + i).initialize(to: FieldSpan(key: UnsafeRawBufferPointer(start: key, count: strlen(key)),
-                                                         value: UnsafeRawBufferPointer(start: value, count: strlen(value))))
+            (spans + start + i).initialize(
+                to: FieldSpan(key: UnsafeRawBufferPointer(start: key, count: strlen(key)),
+                              value: UnsafeRawBufferPointer(start: value, count: strlen(value))))
             i += 1
         }
         return true

@@ -169,7 +169,8 @@ public final class Agent: @unchecked Sendable {
             self.spool = spool
             memory = nil
             queue = spool.queue
-            wire = WireFormat(version: profile.version, applianceID: settings.applianceID, instance: spool.header.instance)
+            wire = WireFormat(version: profile.version, applianceID: settings.applianceID,
+                              instance: spool.header.instance)
             for (slot, name, _) in spool.resumed { orphans[slot] = name }
         }
         maxEventSize = EventQueue.maximumEventSize(capacity: settings.queueCapacity)
@@ -177,7 +178,8 @@ public final class Agent: @unchecked Sendable {
         wantMask = Array(repeating: 0, count: profile.events.count)
         sink = Locked(environment.log ?? Self.makeSink(settings))
 
-        guard let transport = environment.makeTransport.map({ $0() }) ?? CurlTransport(slots: Self.transportSlots) else {
+        guard let transport = environment.makeTransport.map({ $0() })
+                ?? CurlTransport(slots: Self.transportSlots) else {
             throw ConfigError(.noMemory, "libcurl could not be initialised")
         }
         self.transport = transport
@@ -213,7 +215,8 @@ public final class Agent: @unchecked Sendable {
             ? FirmwareProfile.bSeries
             : try FirmwareProfile(parsing: try Files.readText(path, key: "firmware_profile"), source: path)
         do {
-            _ = try HTTPRecipientSettings([("url", "https://example.invalid/")], profile: profile, deployment: .appliance)
+            _ = try HTTPRecipientSettings([("url", "https://example.invalid/")], profile: profile,
+                                          deployment: .appliance)
             _ = try EmailRecipientSettings([("addresses", "check@example.invalid")], profile: profile)
         } catch {
             throw ConfigError(.invalid, "firmware_profile: \(error.message)")
@@ -264,7 +267,8 @@ public final class Agent: @unchecked Sendable {
                 default: updated.firmwareProfile == settings.firmwareProfile
                 }
                 guard unchanged else {
-                    throw ConfigError(.state, "\(key): fixed when the agent is made; close it and make a new one to change it")
+                    throw ConfigError(.state, "\(key): fixed when the agent is made;"
+                                                  + " close it and make a new one to change it")
                 }
             }
             if updated.smtp.caCertificate != settings.smtp.caCertificate && !updated.smtp.caCertificate.isEmpty {
@@ -274,7 +278,9 @@ public final class Agent: @unchecked Sendable {
                 for case let recipient? in slots {
                     guard let url = recipient.http?.url else { continue }
                     do throws(ConfigError) { try url.checkCloud("url") } catch {
-                        throw ConfigError.invalid("deployment", "recipient \(Values.quote(recipient.name)) has \(error.message); change it before switching to cloud")
+                        throw ConfigError.invalid("deployment",
+                                                  "recipient \(Values.quote(recipient.name)) has \(error.message);"
+                                                      + " change it before switching to cloud")
                     }
                 }
             }
@@ -305,7 +311,8 @@ public final class Agent: @unchecked Sendable {
             try Values.recipientName(name)
             let now = clock.unixSeconds()
             try locked { () throws(ConfigError) in
-                let recipientSettings = try HTTPRecipientSettings(pairs, profile: profile, deployment: settings.deployment)
+                let recipientSettings = try HTTPRecipientSettings(pairs, profile: profile,
+                                                                  deployment: settings.deployment)
                 if !recipientSettings.caCertificate.isEmpty {
                     do throws(ConfigError) {
                         _ = try CACertificate("ca_certificate", pem: recipientSettings.caCertificate, now: now)
@@ -321,7 +328,8 @@ public final class Agent: @unchecked Sendable {
                         existing.http = recipientSettings
                         return existing
                     }
-                    return Recipient(name: name, http: recipientSettings, smtpRetryInterval: settings.smtp.retryInterval)
+                    return Recipient(name: name, http: recipientSettings,
+                                     smtpRetryInterval: settings.smtp.retryInterval)
                 }
             }
         } catch {
@@ -342,7 +350,8 @@ public final class Agent: @unchecked Sendable {
                         existing.email = recipientSettings
                         return existing
                     }
-                    return Recipient(name: name, email: recipientSettings, smtpRetryInterval: settings.smtp.retryInterval)
+                    return Recipient(name: name, email: recipientSettings,
+                                     smtpRetryInterval: settings.smtp.retryInterval)
                 }
             }
         } catch {
@@ -366,11 +375,13 @@ public final class Agent: @unchecked Sendable {
         if let slot = slotIndex(of: name) {
             let existing = slots[slot]!
             guard existing.kind == kind else {
-                throw ConfigError(.exists, "name: \(Values.quote(name)) is already an \(existing.kind == .http ? "HTTP" : "email") recipient")
+                throw ConfigError(.exists, "name: \(Values.quote(name)) is already an"
+                                               + " \(existing.kind == .http ? "HTTP" : "email") recipient")
             }
             let wasEnabled = existing.enabled
             _ = make(existing)
-            drive(existing, slot: slot, .policyChanged(existing.policy(smtpRetryInterval: settings.smtp.retryInterval)), now: now)
+            drive(existing, slot: slot, .policyChanged(existing.policy(smtpRetryInterval: settings.smtp.retryInterval)),
+                  now: now)
             if wasEnabled && !existing.enabled {
                 drive(existing, slot: slot, .disabled, now: now)
             } else if !wasEnabled && existing.enabled {
@@ -385,7 +396,8 @@ public final class Agent: @unchecked Sendable {
             if !recipient.enabled { drive(recipient, slot: slot, .disabled, now: now) }
         } else {
             guard let slot = slots.indices.first(where: { slots[$0] == nil && orphans[$0] == nil }) else {
-                throw ConfigError(.state, "name: cannot add \(Values.quote(name)): \(EventQueue.maxSlots) recipients exist already (the limit)")
+                throw ConfigError(.state, "name: cannot add \(Values.quote(name)):"
+                                              + " \(EventQueue.maxSlots) recipients exist already (the limit)")
             }
             let recipient = make(nil)
             slots[slot] = recipient
@@ -479,7 +491,8 @@ public final class Agent: @unchecked Sendable {
     }
 
     /// `emit` with Swift strings, for the tool and tests.
-    public func emit(_ event: String, variables: [(String, String)], customFields: [(String, String)] = []) -> (ResultCode, String?) {
+    public func emit(_ event: String, variables: [(String, String)],
+                     customFields: [(String, String)] = []) -> (ResultCode, String?) {
         let name = Array(event.utf8)
         return StringFields(variables).withFields { variables in
             StringFields(customFields).withFields { customFields in

@@ -22,7 +22,8 @@ struct CheckedEvent {
     static func check(name: UnsafeRawBufferPointer, variables: Fields, customFields: Fields, profile: FirmwareProfile,
                       maxEventSize: Int) -> Outcome {
         guard let eventIndex = profile.index(of: name) else {
-            return .refused(.invalid, "event \(Values.quote(String(decoding: name, as: UTF8.self))) is not declared by the \(profile.name) profile")
+            return .refused(.invalid, "event \(Values.quote(String(decoding: name, as: UTF8.self)))"
+                                + " is not declared by the \(profile.name) profile")
         }
         guard variables.count <= Int(UInt16.max), customFields.count <= Int(UInt16.max) else {
             return .refused(.tooBig, "the event is larger than the queue accepts (\(maxEventSize) bytes)")
@@ -50,7 +51,8 @@ struct CheckedEvent {
                 timestamp = parsed
                 skip = i
             case .setByAgent:
-                return .refused(.invalid, "variable \(String(decoding: key, as: UTF8.self)): set by the agent, not by the caller")
+                return .refused(.invalid,
+                                "variable \(String(decoding: key, as: UTF8.self)): set by the agent, not by the caller")
             case .externalKey:
                 hasExternalKey = value.count > 0
                 size &+= 4 &+ key.count &+ value.count
@@ -67,10 +69,14 @@ struct CheckedEvent {
             i += 1
         }
         if let repeated = variables.repeatedKey() {
-            return .refused(.invalid, "variable \(Values.quote(String(decoding: variables.key(repeated), as: UTF8.self))) given twice")
+            return .refused(
+                .invalid,
+                "variable \(Values.quote(String(decoding: variables.key(repeated), as: UTF8.self))) given twice")
         }
         if let repeated = customFields.repeatedKey() {
-            return .refused(.invalid, "custom field \(Values.quote(String(decoding: customFields.key(repeated), as: UTF8.self))) given twice")
+            return .refused(
+                .invalid,
+                "custom field \(Values.quote(String(decoding: customFields.key(repeated), as: UTF8.self))) given twice")
         }
         guard size <= EventRecord.maximumSize, size <= maxEventSize else {
             return .refused(.tooBig, "the event is larger than the queue accepts (\(maxEventSize) bytes)")

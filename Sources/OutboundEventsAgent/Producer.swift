@@ -12,7 +12,8 @@ public final class Producer: @unchecked Sendable {
     public static let keys = ["queue.attach", "firmware_profile", "log.identifier", "log.destination"]
     /// What a configuration call on a producer is told.
     public static let configurationRefused = ConfigError(
-        .state, "queue.attach: this agent is a producer; the daemon (outbound-eventsd) owns the configuration: edit its file and reload it")
+        .state, "queue.attach: this agent is a producer; the daemon (outbound-eventsd) owns the configuration:"
+                    + " edit its file and reload it")
 
     public let spool: String
     public let profile: FirmwareProfile
@@ -37,13 +38,18 @@ public final class Producer: @unchecked Sendable {
         for (key, value) in pairs {
             switch key {
             case "queue.attach":
-                guard !value.isEmpty else { throw ConfigError.invalid(key, "empty (the path of the daemon's queue.spool)") }
+                guard !value.isEmpty else {
+                    throw ConfigError.invalid(key, "empty (the path of the daemon's queue.spool)")
+                }
                 spool = value
             case "firmware_profile", "log.identifier", "log.destination":
                 try settings.set(key, value)
             default:
                 guard AgentSettings.keys.contains(key) else { try settings.set(key, value); continue }
-                throw ConfigError.invalid(key, "not a producer's setting: with queue.attach the daemon (outbound-eventsd) owns the configuration; a producer takes only queue.attach, firmware_profile, log.identifier and log.destination")
+                throw ConfigError.invalid(key, "not a producer's setting: with queue.attach the daemon"
+                                                   + " (outbound-eventsd) owns the configuration; a producer takes"
+                                                   + " only queue.attach, firmware_profile, log.identifier"
+                                                   + " and log.destination")
             }
         }
         self.spool = spool
@@ -93,7 +99,8 @@ public final class Producer: @unchecked Sendable {
     }
 
     /// `emit` with Swift strings, for the tool and tests.
-    public func emit(_ event: String, variables: [(String, String)], customFields: [(String, String)] = []) -> (ResultCode, String?) {
+    public func emit(_ event: String, variables: [(String, String)],
+                     customFields: [(String, String)] = []) -> (ResultCode, String?) {
         let name = Array(event.utf8)
         return StringFields(variables).withFields { variables in
             StringFields(customFields).withFields { customFields in
@@ -131,7 +138,8 @@ public final class Producer: @unchecked Sendable {
         }
         // The daemon writes "running"; "stopped" has as many letters.
         guard !running, let range = published.byteRange(of: "\"daemon\":\"running\"") else { return published }
-        return String(published[..<range.lowerBound]) + "\"daemon\":\"stopped\"" + String(published[range.upperBound...])
+        return String(published[..<range.lowerBound]) + "\"daemon\":\"stopped\""
+            + String(published[range.upperBound...])
     }
 }
 
@@ -150,7 +158,8 @@ extension Producer: SyncWork {
             let reason = Files.errorText()
             if syncFailures.failed() {
                 sink.write(LogEntry(.error, .syncFailed,
-                                    "intake \(intake.path) cannot be written to disk: \(reason); a power cut now can lose the events written since the last successful sync",
+                                    "intake \(intake.path) cannot be written to disk: \(reason);"
+                                        + " a power cut now can lose the events written since the last successful sync",
                                     fields: [("OE_SPOOL", spool), ("OE_ERROR", reason)]))
             }
             return false

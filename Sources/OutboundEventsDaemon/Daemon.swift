@@ -68,12 +68,14 @@ final class Daemon: @unchecked Sendable {
         do {
             agent = try Agent(settings: file.agentSettingsOnly.map { ($0.key, $0.value) }, environment: environment)
         } catch {
-            throw ConfigError(error.code, "\(configuration.location(SettingsFile.line(of: error.message, in: file.agent, default: 1))): \(error.message)")
+            let line = SettingsFile.line(of: error.message, in: file.agent, default: 1)
+            throw ConfigError(error.code, "\(configuration.location(line)): \(error.message)")
         }
         for recipient in file.recipients {
             do throws(ConfigError) { try put(recipient, into: agent) } catch {
                 agent.close()
-                throw ConfigError(error.code, "\(configuration.location(SettingsFile.line(of: error.message, in: recipient.settings, default: recipient.line))): \(error.message)")
+                let line = SettingsFile.line(of: error.message, in: recipient.settings, default: recipient.line)
+                throw ConfigError(error.code, "\(configuration.location(line)): \(error.message)")
             }
         }
         let spool = file.agent.last { $0.key == "queue.spool" }!.value
@@ -82,7 +84,8 @@ final class Daemon: @unchecked Sendable {
         var notes: [String] = []
         let intake: IntakeFile
         do throws(ConfigError) {
-            intake = try IntakeFile.openForDaemon(spool: spool, capacity: settings.queueCapacity, now: Int64(time(nil)), notes: &notes)
+            intake = try IntakeFile.openForDaemon(spool: spool, capacity: settings.queueCapacity, now: Int64(time(nil)),
+                                                  notes: &notes)
             guard intake.holdRunningMark() else {
                 throw ConfigError(.io, "queue.spool: \(intake.path) is in use by another daemon")
             }
@@ -93,7 +96,8 @@ final class Daemon: @unchecked Sendable {
             // moved again; numbering goes on past every number given before.
             intake.resumeReading()
             guard intake.restartNumbering(atLeast: agent.nextSequence) else {
-                throw ConfigError(.io, "queue.spool: cannot write \(intake.path) to disk: \(String(cString: strerror(csystem_errno())))")
+                throw ConfigError(.io, "queue.spool: cannot write \(intake.path) to disk:"
+                                           + " \(String(cString: strerror(csystem_errno())))")
             }
         } catch {
             agent.close()
@@ -115,7 +119,8 @@ final class Daemon: @unchecked Sendable {
             throw error
         }
         agent.log(LogEntry(.info, .daemonStarted,
-                           "outbound-eventsd \(OE_VERSION_STRING) started: \(file.recipients.count) recipients, queue \(spool), configuration \(configPath)",
+                           "outbound-eventsd \(OE_VERSION_STRING) started: \(file.recipients.count) recipients,"
+                               + " queue \(spool), configuration \(configPath)",
                            fields: [("OE_CONFIG", configPath), ("OE_SPOOL", spool)]))
         return daemon
     }
@@ -153,11 +158,18 @@ final class Daemon: @unchecked Sendable {
         var damaged = 0
         var pause: UInt32 = 1000
         while !stopping.withLock({ $0 }) {
-            let taken = intake.take(limit: Self.batch, floor: agent.nextSequence, now: ConditionLock.now()) { agent.accept($0) }
+            let taken = intake.take(limit: Self.batch, floor: agent.nextSequence, now: ConditionLock.now()) {
+                agent.accept($0)
+            }
             for pid in taken.abandoned {
                 let note = pid == 0
-                    ? "a producer reserved room for an event in \(intake.path) and did not write it within 1 s (killed, or stopped): the room was skipped (the event was never acknowledged; a producer still alive writes it again further on); \(intake.abandoned) such records since the intake was made"
-                    : "a producer (pid \(pid)) died while writing an event into \(intake.path): its unfinished record was skipped (never acknowledged, so nothing is lost); \(intake.abandoned) such records since the intake was made"
+                    ? "a producer reserved room for an event in \(intake.path) and did not write it within 1 s"
+                        + " (killed, or stopped): the room was skipped (the event was never acknowledged;"
+                        + " a producer still alive writes it again further on); \(intake.abandoned) such records"
+                        + " since the intake was made"
+                    : "a producer (pid \(pid)) died while writing an event into \(intake.path): its unfinished record"
+                        + " was skipped (never acknowledged, so nothing is lost); \(intake.abandoned) such records"
+                        + " since the intake was made"
                 var fields: [(name: String, value: String)] = [("OE_SPOOL", agent.spoolPath)]
                 if pid != 0 { fields.append(("OE_PID", String(pid))) }
                 agent.log(LogEntry(.warning, .writerAbandoned, note, fields: fields))
@@ -165,11 +177,13 @@ final class Daemon: @unchecked Sendable {
             damaged += taken.damaged
             var problems: [String] = []
             if damaged > 0 {
-                problems.append("the intake \(intake.path) holds \(damaged) damaged records (changed by something else than a producer); they were skipped")
+                problems.append("the intake \(intake.path) holds \(damaged) damaged records"
+                                    + " (changed by something else than a producer); they were skipped")
             }
             let undeclared = agent.takeUndeclaredIntakeEvents()
             if undeclared > 0 {
-                problems.append("\(undeclared) events from producers have a type the daemon's firmware profile does not declare; no recipient gets them")
+                problems.append("\(undeclared) events from producers have a type the daemon's firmware profile"
+                                    + " does not declare; no recipient gets them")
             }
             let now = Int64(time(nil))
             if !problems.isEmpty && now - lastWarning >= 60 {
@@ -199,7 +213,8 @@ final class Daemon: @unchecked Sendable {
             pause = 1000
         }
         // What producers wrote until now goes into the queue (and so the spool) before close.
-        while intake.take(limit: Int.max, floor: agent.nextSequence, now: ConditionLock.now(), { agent.accept($0) }).moved > 0 {}
+        while intake.take(limit: Int.max, floor: agent.nextSequence, now: ConditionLock.now(),
+                          { agent.accept($0) }).moved > 0 {}
     }
 
     // MARK: Signals
@@ -235,23 +250,30 @@ final class Daemon: @unchecked Sendable {
         guard let configuration = loaded, case let file = configuration.file, refusals.isEmpty else {
             refusals.sort { Self.lineNumber($0) < Self.lineNumber($1) }
             for problem in refusals {
-                agent.log(LogEntry(.error, .reloadRefused, problem, fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
+                agent.log(LogEntry(.error, .reloadRefused, problem,
+                                   fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
             }
-            let summary = "configuration \(configPath) not reloaded: \(refusals.count) problem\(refusals.count == 1 ? "" : "s") (logged above); the previous configuration is kept"
-            agent.log(LogEntry(.error, .reloadRefused, summary, fields: [("OE_CONFIG", configPath), ("OE_ERROR", summary)]))
+            let summary = "configuration \(configPath) not reloaded:"
+                + " \(refusals.count) problem\(refusals.count == 1 ? "" : "s") (logged above);"
+                + " the previous configuration is kept"
+            agent.log(LogEntry(.error, .reloadRefused, summary,
+                               fields: [("OE_CONFIG", configPath), ("OE_ERROR", summary)]))
             return false
         }
         var changes: [String] = []
         do throws(ConfigError) {
             try agent.replaceSettings(file.agentSettingsOnly.map { ($0.key, $0.value) })
         } catch {
-            let problem = "\(configuration.location(SettingsFile.line(of: error.message, in: file.agent, default: 1))): \(error.message)"
-            agent.log(LogEntry(.error, .reloadRefused, "configuration not reloaded: \(problem); the previous configuration is kept",
+            let line = SettingsFile.line(of: error.message, in: file.agent, default: 1)
+            let problem = "\(configuration.location(line)): \(error.message)"
+            agent.log(LogEntry(.error, .reloadRefused,
+                               "configuration not reloaded: \(problem); the previous configuration is kept",
                                fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
             return false
         }
         if settingPairs(file.agent) != settingPairs(current.agent) { changes.append("settings changed") }
-        for old in current.recipients where !file.recipients.contains(where: { $0.name == old.name && $0.kind == old.kind }) {
+        for old in current.recipients
+            where !file.recipients.contains(where: { $0.name == old.name && $0.kind == old.kind }) {
             _ = agent.removeRecipient(old.name)
             changes.append("-\(old.name)")
         }
@@ -263,8 +285,10 @@ final class Daemon: @unchecked Sendable {
                 changes.append(old == nil ? "+\(recipient.name)" : "~\(recipient.name)")
             } catch {
                 // Checked above, so only what changed since (a certificate that expired meanwhile).
-                let problem = "\(configuration.location(SettingsFile.line(of: error.message, in: recipient.settings, default: recipient.line))): \(error.message)"
-                agent.log(LogEntry(.error, .reloadRefused, "recipient \(Values.quote(recipient.name)) not applied: \(problem)",
+                let line = SettingsFile.line(of: error.message, in: recipient.settings, default: recipient.line)
+                let problem = "\(configuration.location(line)): \(error.message)"
+                agent.log(LogEntry(.error, .reloadRefused,
+                                   "recipient \(Values.quote(recipient.name)) not applied: \(problem)",
                                    fields: [("OE_CONFIG", configPath), ("OE_ERROR", problem)]))
             }
         }
@@ -291,7 +315,8 @@ final class Daemon: @unchecked Sendable {
             let before = current.agent.last { $0.key == key }?.value ?? ""
             let after = file.agent.last { $0.key == key }
             guard (after?.value ?? "") != before else { continue }
-            problems.append("\(configuration.location(after?.line ?? 1)): \(key): fixed when the daemon starts; restart it (systemctl restart outbound-events) to change it")
+            problems.append("\(configuration.location(after?.line ?? 1)): \(key): fixed when the daemon starts;"
+                                + " restart it (systemctl restart outbound-events) to change it")
         }
         return problems
     }

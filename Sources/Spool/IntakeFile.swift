@@ -117,8 +117,10 @@ public final class IntakeFile: @unchecked Sendable {
         self.fd = fd
         self.base = base
         self.mappedSize = mappedSize
-        capacity = Int(truncatingIfNeeded: UInt64(littleEndian: base.load(fromByteOffset: Field.capacity.rawValue, as: UInt64.self)))
-        seed = SpoolHeader.checksumSeed(UInt64(littleEndian: base.load(fromByteOffset: Field.instance.rawValue, as: UInt64.self)))
+        capacity = Int(truncatingIfNeeded: UInt64(littleEndian: base.load(fromByteOffset: Field.capacity.rawValue,
+                                                                          as: UInt64.self)))
+        seed = SpoolHeader.checksumSeed(UInt64(littleEndian: base.load(fromByteOffset: Field.instance.rawValue,
+                                                                       as: UInt64.self)))
     }
 
     deinit {
@@ -182,7 +184,8 @@ public final class IntakeFile: @unchecked Sendable {
     @inline(__always) func lap(_ position: UInt64) -> UInt64 { (position / UInt64(capacity)) & 0xFF }
 
     @inline(__always) func stateWord(_ state: FrameState, pid: UInt32, length: Int, at position: UInt64) -> UInt64 {
-        state.rawValue << 62 | lap(position) << 54 | UInt64(pid & 0x3F_FFFF) << 32 | UInt64(UInt32(truncatingIfNeeded: length))
+        state.rawValue << 62 | lap(position) << 54 | UInt64(pid & 0x3F_FFFF) << 32
+            | UInt64(UInt32(truncatingIfNeeded: length))
     }
 
     /// Whether `word` was written in the lap of `position`.
@@ -194,7 +197,8 @@ public final class IntakeFile: @unchecked Sendable {
     @inline(__always) func frameWord(at position: UInt64) -> UInt64? {
         let at = frame(position)
         let word = csystem_load64(at.assumingMemoryBound(to: UInt64.self))
-        guard isThisLap(word, position), csystem_load64((at + 8).assumingMemoryBound(to: UInt64.self)) == position else {
+        guard isThisLap(word, position),
+              csystem_load64((at + 8).assumingMemoryBound(to: UInt64.self)) == position else {
             return nil
         }
         return word
@@ -256,7 +260,8 @@ public final class IntakeFile: @unchecked Sendable {
             guard csystem_cas_pair(pair, position, seq, end, seq + 1) == 1 else { continue }
             if testStop == .afterClaim { stopForTest() }
             if skip > 0 {
-                _ = pad(position, length: Int(skip), expected: csystem_load64(frame(position).assumingMemoryBound(to: UInt64.self)))
+                _ = pad(position, length: Int(skip),
+                        expected: csystem_load64(frame(position).assumingMemoryBound(to: UInt64.self)))
             }
             let framePosition = position + skip
             guard begin(framePosition, length: stride, pid: pid) else { continue }
@@ -268,7 +273,9 @@ public final class IntakeFile: @unchecked Sendable {
             // daemon took this writer for dead (a pid it cannot see): the event is written again.
             let writing = stateWord(.writing, pid: pid, length: stride, at: framePosition)
             guard csystem_cas64(at.assumingMemoryBound(to: UInt64.self), writing,
-                                stateWord(.committed, pid: pid, length: stride, at: framePosition)) == 1 else { continue }
+                                stateWord(.committed, pid: pid, length: stride, at: framePosition)) == 1 else {
+                continue
+            }
             if load32(.sleeping) != 0 { wakeDaemon() }
             return .queued
         }
@@ -472,7 +479,8 @@ public final class IntakeFile: @unchecked Sendable {
                 return result
             }
             let length = Self.length(word)
-            guard length >= Self.frameHeader, length % 16 == 0, position % UInt64(capacity) + UInt64(length) <= UInt64(capacity) else {
+            guard length >= Self.frameHeader, length % 16 == 0,
+                  position % UInt64(capacity) + UInt64(length) <= UInt64(capacity) else {
                 // Nothing a producer writes: skip to where the next claim can be.
                 result.damaged += 1
                 position = claimed
@@ -548,7 +556,8 @@ public final class IntakeFile: @unchecked Sendable {
         var next = position + 16
         while next < min(stuck.claimed, ringEnd) && frameWord(at: next) == nil { next += 16 }
         let expected = csystem_load64(frame(position).assumingMemoryBound(to: UInt64.self))
-        guard frameWord(at: position) == nil, pad(position, length: Int(next - position), expected: expected) else { return false }
+        guard frameWord(at: position) == nil,
+              pad(position, length: Int(next - position), expected: expected) else { return false }
         _ = csystem_add64(word64(.abandoned), 1)
         self.stuck = nil
         return true
@@ -647,7 +656,9 @@ public final class IntakeFile: @unchecked Sendable {
         var bytes = Array(json.utf8.prefix(Self.statusCapacity))
         let generation = load32(.statusGeneration)
         store32(.statusGeneration, generation | 1)
-        bytes.withUnsafeMutableBytes { (base + Self.statusOffset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        bytes.withUnsafeMutableBytes {
+            (base + Self.statusOffset).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
+        }
         store32(.statusLength, UInt32(bytes.count))
         store32(.statusGeneration, (generation | 1) &+ 1)
     }
@@ -661,7 +672,8 @@ public final class IntakeFile: @unchecked Sendable {
                 continue
             }
             let length = min(Int(load32(.statusLength)), Self.statusCapacity)
-            let text = String(decoding: UnsafeRawBufferPointer(start: base + Self.statusOffset, count: length), as: UTF8.self)
+            let text = String(decoding: UnsafeRawBufferPointer(start: base + Self.statusOffset, count: length),
+                              as: UTF8.self)
             if load32(.statusGeneration) == before { return length == 0 ? nil : text }
         }
         return nil

@@ -226,14 +226,17 @@ struct EventQueueTests {
         for _ in 0..<3000 {
             let count = Int(next() % 12)
             let keys = (0..<count).map { _ in
-                String((0..<Int(next() % 20)).map { _ in ["c", "o", "m", "p", "u", "t", "e", "r", "s"][Int(next() % 9)] })
+                String((0..<Int(next() % 20)).map { _ in
+                    ["c", "o", "m", "p", "u", "t", "e", "r", "s"][Int(next() % 9)]
+                })
             }
             var expected: Int?
             for i in keys.indices where expected == nil && keys[..<i].contains(keys[i]) { expected = i }
             let found = StringFields(keys.map { ($0, "") }).withFields { $0.repeatedKey() }
             #expect(found == expected, "\(keys)")
         }
-        let found = StringFields([("customer", "a"), ("computer", "b"), ("customer", "c")]).withFields { $0.repeatedKey() }
+        let fields = StringFields([("customer", "a"), ("computer", "b"), ("customer", "c")])
+        let found = fields.withFields { $0.repeatedKey() }
         #expect(found == 2)
     }
 

@@ -15,7 +15,8 @@ let producerChild = buildCProgram("producer_child")
 /// The daemon is the one OE_DAEMON names (make test: the shipped, Embedded Swift build of make
 /// lib), else the normal-mode one of swift build.
 final class DaemonProcess: @unchecked Sendable {
-    static let binary = ProcessInfo.processInfo.environment["OE_DAEMON"] ?? repositoryRoot + "/.build/debug/outbound-eventsd"
+    static let binary = ProcessInfo.processInfo.environment["OE_DAEMON"]
+        ?? repositoryRoot + "/.build/debug/outbound-eventsd"
     let directory: URL
     let config: String
     let spool: String
@@ -26,7 +27,8 @@ final class DaemonProcess: @unchecked Sendable {
 
     /// `body` is the configuration after the spool, status and log settings this adds.
     init(_ body: String, directory: URL = temporaryDirectory("daemon"), start: Bool = true) throws {
-        precondition(FileManager.default.fileExists(atPath: Self.binary), "build the daemon first (make lib, or swift build)")
+        precondition(FileManager.default.fileExists(atPath: Self.binary),
+                     "build the daemon first (make lib, or swift build)")
         self.directory = directory
         config = directory.path + "/outbound-events.conf"
         spool = directory.path + "/queue"
@@ -54,14 +56,18 @@ final class DaemonProcess: @unchecked Sendable {
         if let notifySocket {
             process.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": notifySocket]) { $1 }
         }
-        if !FileManager.default.fileExists(atPath: logFile) { FileManager.default.createFile(atPath: logFile, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logFile) {
+            FileManager.default.createFile(atPath: logFile, contents: nil)
+        }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
         handle.seekToEndOfFile()
         process.standardError = handle
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         self.process = process
-        let started = waitUntil(10) { log.components(separatedBy: " started: ").count - 1 > starts || !process.isRunning }
+        let started = waitUntil(10) {
+            log.components(separatedBy: " started: ").count - 1 > starts || !process.isRunning
+        }
         starts += 1
         guard started, process.isRunning else { throw ConfigError(.io, "outbound-eventsd did not start: \(log)") }
     }
@@ -145,7 +151,8 @@ extension Receiver {
     func byProducer() -> [String: [(n: Int, id: String)]] {
         var result: [String: [(n: Int, id: String)]] = [:]
         for request in requests {
-            guard let producer = request.field("producer"), let n = request.field("n").flatMap({ Int($0) }) else { continue }
+            guard let producer = request.field("producer"),
+                  let n = request.field("n").flatMap({ Int($0) }) else { continue }
             result[producer, default: []].append((n, request.headers["webhook-id"] ?? ""))
         }
         return result
@@ -166,7 +173,9 @@ struct DaemonTests {
     func threeProducers() throws {
         let receiver = try Receiver()
         let daemon = try DaemonProcess("[http hook]\nurl = \(receiver.url)\n")
-        let runs = try (0..<3).map { try ProducerRun(spool: daemon.spool, id: "p\($0)", count: perProducer, then: ["flush", "120000"]) }
+        let runs = try (0..<3).map {
+            try ProducerRun(spool: daemon.spool, id: "p\($0)", count: perProducer, then: ["flush", "120000"])
+        }
         for run in runs {
             let lines = run.finish()
             #expect(lines.filter { $0.hasPrefix("ok ") }.count == perProducer, "\(run.id): \(run.errorText)")
@@ -176,7 +185,8 @@ struct DaemonTests {
         var ids = Set<String>()
         for run in runs {
             let events = received[run.id] ?? []
-            #expect(events.map(\.n) == Array(0..<perProducer), "\(run.id): all arrive, in the order emitted (\(events.count) arrived)")
+            #expect(events.map(\.n) == Array(0..<perProducer),
+                    "\(run.id): all arrive, in the order emitted (\(events.count) arrived)")
             ids.formUnion(events.map(\.id))
         }
         #expect(ids.count == 3 * perProducer, "every event has an id of its own")
@@ -205,7 +215,8 @@ struct DaemonTests {
             #expect(zip(numbers, numbers.dropFirst()).allSatisfy { $0 < $1 }, "\(run.id): in emit order, none twice")
         }
         #expect(received.values.map(\.count).reduce(0, +) > 100, "the ring's last lap arrives")
-        #expect(!daemon.log.contains("did not write it within 1 s"), "no claim left unmarked: \(daemon.log.suffix(400))")
+        #expect(!daemon.log.contains("did not write it within 1 s"),
+                "no claim left unmarked: \(daemon.log.suffix(400))")
         #expect(daemon.stop().status == 0)
     }
 
@@ -213,14 +224,17 @@ struct DaemonTests {
     func killedProducers() throws {
         let receiver = try Receiver()
         // reject: an acknowledged event is never evicted for room, so every one must arrive.
-        let daemon = try DaemonProcess("queue.capacity = 16MiB\nqueue.overflow = reject\n[http hook]\nurl = \(receiver.url)\n")
+        let daemon = try DaemonProcess("queue.capacity = 16MiB\nqueue.overflow = reject\n"
+                                           + "[http hook]\nurl = \(receiver.url)\n")
         var random = SplitMix(seed: 14)
         var acknowledged: [String: [Int]] = [:]
         for round in 0..<killRounds {
             for pair in 0..<5 {
                 // Two at a time, so that one often dies holding the intake's lock while the
                 // other waits for it; each is killed at a random moment once it has emitted.
-                let victims = try (0..<2).map { try ProducerRun(spool: daemon.spool, id: "k\(round)-\(pair)-\($0)", count: 250, then: ["pause"]) }
+                let victims = try (0..<2).map {
+                    try ProducerRun(spool: daemon.spool, id: "k\(round)-\(pair)-\($0)", count: 250, then: ["pause"])
+                }
                 for victim in victims {
                     var seen = Data()
                     while !String(decoding: seen, as: UTF8.self).contains("ok ") {
@@ -231,13 +245,16 @@ struct DaemonTests {
                     usleep(UInt32(random.next() % 1500))
                     kill(victim.process.processIdentifier, SIGKILL)
                     victim.process.waitUntilExit()
-                    let text = String(decoding: seen + victim.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                    acknowledged[victim.id] = text.split(separator: "\n").compactMap { $0.hasPrefix("ok ") ? Int($0.dropFirst(3)) : nil }
+                    let text = String(decoding: seen + victim.output.fileHandleForReading.readDataToEndOfFile(),
+                                      as: UTF8.self)
+                    acknowledged[victim.id] = text.split(separator: "\n")
+                        .compactMap { $0.hasPrefix("ok ") ? Int($0.dropFirst(3)) : nil }
                 }
             }
             // A healthy producer after each ten: never blocked by a dead one's lock; its events
             // are delivered in their turn, right after those before them.
-            let healthy = try ProducerRun(spool: daemon.spool, id: "healthy\(round)", count: 5, then: ["flush", "60000"])
+            let healthy = try ProducerRun(spool: daemon.spool, id: "healthy\(round)", count: 5,
+                                          then: ["flush", "60000"])
             let lines = healthy.finish()
             #expect(lines.filter { $0.hasPrefix("ok ") }.count == 5, "round \(round): \(healthy.errorText)")
             #expect(lines.last == "flush 0", "round \(round): \(lines.suffix(2))")
@@ -248,8 +265,10 @@ struct DaemonTests {
         for (id, numbers) in acknowledged {
             let arrived = (received[id] ?? []).map(\.n)
             let lost = Set(numbers).subtracting(arrived)
-            #expect(lost.isEmpty, "\(id): \(lost.count) acknowledged events did not arrive, e.g. \(lost.sorted().prefix(5))")
-            #expect(arrived == Array(0..<arrived.count), "\(id): in order, none twice, none missing in between (\(arrived.count) arrived)")
+            #expect(lost.isEmpty,
+                    "\(id): \(lost.count) acknowledged events did not arrive, e.g. \(lost.sorted().prefix(5))")
+            #expect(arrived == Array(0..<arrived.count),
+                    "\(id): in order, none twice, none missing in between (\(arrived.count) arrived)")
         }
         #expect(daemon.stop().status == 0)
     }
@@ -266,9 +285,11 @@ struct DaemonTests {
         let healthy = try ProducerRun(spool: daemon.spool, id: "healthy", count: 5, then: ["flush", "30000"])
         #expect(healthy.finish().last == "flush 0", "\(healthy.errorText)")
         let waited = Date().timeIntervalSince(began)
-        #expect(waited < 4, "the claim never marked is skipped after 1 s (and the daemon's next look): waited \(waited) s")
+        #expect(waited < 4,
+                "the claim never marked is skipped after 1 s (and the daemon's next look): waited \(waited) s")
         #expect((receiver.byProducer()["healthy"] ?? []).map(\.n) == [0, 1, 2, 3, 4])
-        #expect(daemon.log.components(separatedBy: "did not write it within 1 s").count - 1 == 1, "logged once: \(daemon.log)")
+        #expect(daemon.log.components(separatedBy: "did not write it within 1 s").count - 1 == 1,
+                "logged once: \(daemon.log)")
         // Continued, it finds its room padded, claims again and writes its event further on.
         kill(stalled.process.processIdentifier, SIGCONT)
         let lines = stalled.finish()
@@ -289,7 +310,8 @@ struct DaemonTests {
         #expect(waiting.finish().last == "flush 0", "\(waiting.errorText)")
         #expect((receiver.byProducer()["after"] ?? []).map(\.n) == [0, 1, 2])
         #expect(receiver.byProducer()["killed"] == nil, "its event was never acknowledged")
-        #expect(daemon.log.components(separatedBy: "(pid \(pid)) died while writing").count - 1 == 1, "logged once: \(daemon.log)")
+        #expect(daemon.log.components(separatedBy: "(pid \(pid)) died while writing").count - 1 == 1,
+                "logged once: \(daemon.log)")
         #expect(daemon.log.contains("2 such records since the intake was made"))
         #expect(daemon.stop().status == 0)
     }
@@ -342,7 +364,8 @@ struct DaemonTests {
                 idOf[event.n] = event.id
             }
             let lost = Set(numbers).subtracting(idOf.keys)
-            #expect(lost.isEmpty, "\(id): \(lost.count) acknowledged events did not arrive, e.g. \(lost.sorted().prefix(5))")
+            #expect(lost.isEmpty,
+                    "\(id): \(lost.count) acknowledged events did not arrive, e.g. \(lost.sorted().prefix(5))")
         }
         #expect(duplicates <= 1, "at most one duplicate per recipient per crash")
         #expect(daemon.stop().status == 0)
@@ -360,12 +383,15 @@ struct DaemonTests {
         #expect(before.finish().last == "flush 0", "\(before.errorText)")
 
         // Broken: an unknown key and a changed queue.capacity. Nothing of it is applied.
-        daemon.write("queue.capacity = 8MiB\n[http one]\nurl = \(first.url)\n[http two]\nurl = \(second.url)\ncolour = blue\n")
+        daemon.write("queue.capacity = 8MiB\n[http one]\nurl = \(first.url)\n"
+                         + "[http two]\nurl = \(second.url)\ncolour = blue\n")
         daemon.signal(SIGHUP)
         #expect(waitUntil(10) { daemon.log.contains("not reloaded") })
-        #expect(daemon.log.contains("\(daemon.config):5: queue.capacity: fixed when the daemon starts"), "\(daemon.log)")
+        #expect(daemon.log.contains("\(daemon.config):5: queue.capacity: fixed when the daemon starts"),
+                "\(daemon.log)")
         #expect(daemon.log.contains("\(daemon.config):10: "), "the unknown key's line")
-        #expect(try ProducerRun(spool: daemon.spool, id: "broken", count: 10, then: ["flush", "10000"]).finish().last == "flush 0")
+        #expect(try ProducerRun(spool: daemon.spool, id: "broken", count: 10, then: ["flush", "10000"])
+                    .finish().last == "flush 0")
         #expect(second.requests.isEmpty, "the broken file's recipient was not added")
 
         // Fixed: the new recipient gets what is emitted from now on, the old one everything.
@@ -376,7 +402,8 @@ struct DaemonTests {
         #expect(told.count == 5 && told[1].hasPrefix("RELOADING=1") && told[2].hasPrefix("READY=1")
                     && told[3].hasPrefix("RELOADING=1") && told[4].hasPrefix("READY=1"),
                 "RELOADING=1 then READY=1 around each reload, the broken one included: \(told)")
-        #expect(try ProducerRun(spool: daemon.spool, id: "after", count: 10, then: ["flush", "10000"]).finish().last == "flush 0")
+        #expect(try ProducerRun(spool: daemon.spool, id: "after", count: 10, then: ["flush", "10000"])
+                    .finish().last == "flush 0")
         #expect(Set(first.byProducer().keys) == ["before", "broken", "after"])
         #expect(Set(second.byProducer().keys) == ["after"])
 
@@ -384,7 +411,8 @@ struct DaemonTests {
         daemon.write("[http two]\nurl = \(second.url)\n")
         daemon.signal(SIGHUP)
         #expect(waitUntil(10) { daemon.log.contains("reloaded: -one") }, "\(daemon.log)")
-        #expect(try ProducerRun(spool: daemon.spool, id: "last", count: 3, then: ["flush", "10000"]).finish().last == "flush 0")
+        #expect(try ProducerRun(spool: daemon.spool, id: "last", count: 3, then: ["flush", "10000"])
+                    .finish().last == "flush 0")
         #expect(first.byProducer()["last"] == nil && second.byProducer()["last"]?.count == 3)
         #expect(daemon.stop().status == 0)
         #expect(notify.wait(for: 8).last?.hasPrefix("STOPPING=1") == true, "sd_notify STOPPING=1 on SIGTERM")
@@ -420,12 +448,14 @@ struct DaemonTests {
         let other = daemon.directory.appendingPathComponent("second")
         try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
         let second = try DaemonProcess("", directory: other, start: false)
-        try "queue.spool = \(daemon.spool)\nlog.destination = stderr\n".write(toFile: second.config, atomically: true, encoding: .utf8)
+        try "queue.spool = \(daemon.spool)\nlog.destination = stderr\n"
+            .write(toFile: second.config, atomically: true, encoding: .utf8)
         let refused = try runChild(DaemonProcess.binary, ["--config", second.config], timeout: 10)
         #expect(refused.status == 1)
         #expect(refused.err.contains("\(daemon.spool) is in use by another agent"), "\(refused.err)")
 
-        try "queue.spool = \(daemon.spool)\nqueue.overflow = sometimes\n".write(toFile: second.config, atomically: true, encoding: .utf8)
+        try "queue.spool = \(daemon.spool)\nqueue.overflow = sometimes\n"
+            .write(toFile: second.config, atomically: true, encoding: .utf8)
         let bad = try runChild(DaemonProcess.binary, ["--config", second.config], timeout: 10)
         #expect(bad.status == 1)
         #expect(bad.err.contains("\(second.config):2: queue.overflow"), "\(bad.err)")
@@ -448,7 +478,8 @@ struct DaemonTests {
             try daemon.start()
             let seen = watch.stop()
             #expect(!seen.isEmpty, "round \(round): the status file is written at start")
-            #expect(seen.allSatisfy { $0 == names.count }, "round \(round): recipients in each status file seen: \(seen)")
+            #expect(seen.allSatisfy { $0 == names.count },
+                    "round \(round): recipients in each status file seen: \(seen)")
             #expect(daemon.stop().status == 0)
             try FileManager.default.removeItem(atPath: watch.path)
         }
@@ -465,11 +496,13 @@ struct DaemonTests {
 
         let receiver = try Receiver()
         let daemon = try DaemonProcess("appliance_id = one-appliance\n[http hook]\nurl = \(receiver.url)\n")
-        let wrong = ["queue.attach": daemon.spool, "smtp.host": "relay.example"].withKV { oe_agent_new($0, $1, &err, err.count) }
+        let wrong = ["queue.attach": daemon.spool, "smtp.host": "relay.example"]
+            .withKV { oe_agent_new($0, $1, &err, err.count) }
         #expect(wrong == nil)
         #expect(String(cString: err).hasPrefix("smtp.host: not a producer's setting"))
 
-        let agent = ["queue.attach": daemon.spool, "log.destination": "none"].withKV { oe_agent_new($0, $1, &err, err.count) }
+        let agent = ["queue.attach": daemon.spool, "log.destination": "none"]
+            .withKV { oe_agent_new($0, $1, &err, err.count) }
         #expect(agent != nil, "\(String(cString: err))")
         defer { oe_agent_close(agent) }
         let configured = ["deployment": "cloud"].withKV { oe_agent_configure(agent, $0, $1, &err, err.count) }
@@ -478,7 +511,8 @@ struct DaemonTests {
         let put = ["url": receiver.url].withKV { oe_agent_put_http_recipient(agent, "other", $0, $1, &err, err.count) }
         #expect(put == OE_ESTATE)
         #expect(oe_agent_remove_recipient(agent, "hook") == OE_ESTATE)
-        #expect(oe_emit(agent, "not_an_event", nil, 0, nil, 0) == OE_EINVAL, "undeclared events are refused by the producer")
+        #expect(oe_emit(agent, "not_an_event", nil, 0, nil, 0) == OE_EINVAL,
+                "undeclared events are refused by the producer")
 
         let lsid = oe_kv(key: strdup("lsid"), value: strdup("L1"))
         var variables = [lsid]
@@ -548,7 +582,9 @@ final class NotifyListener {
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         precondition(bound == 0, "cannot bind \(path)")
         var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
@@ -579,7 +615,12 @@ extension Dictionary where Key == String, Value == String {
     /// The pairs as a C oe_kv array, valid inside `body`.
     func withKV<R>(_ body: (UnsafePointer<oe_kv>, Int) -> R) -> R {
         let pairs = map { oe_kv(key: strdup($0.key), value: strdup($0.value)) }
-        defer { for pair in pairs { free(UnsafeMutablePointer(mutating: pair.key)); free(UnsafeMutablePointer(mutating: pair.value)) } }
+        defer {
+            for pair in pairs {
+                free(UnsafeMutablePointer(mutating: pair.key))
+                free(UnsafeMutablePointer(mutating: pair.value))
+            }
+        }
         return pairs.withUnsafeBufferPointer { body($0.baseAddress!, $0.count) }
     }
 }

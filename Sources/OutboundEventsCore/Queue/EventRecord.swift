@@ -69,7 +69,8 @@ public struct Fields {
         var i = 0
         while i < end {
             let other = spans[i].key
-            if other.count == count && (count == 0 || (other[0] == key[0] && other[count - 1] == key[count - 1] && Self.equal(other, key))) {
+            if other.count == count
+               && (count == 0 || (other[0] == key[0] && other[count - 1] == key[count - 1] && Self.equal(other, key))) {
                 return i
             }
             i += 1
@@ -213,7 +214,8 @@ public enum EventRecord {
     static func putPair(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, at: UnsafeMutableRawPointer,
                         offset: inout Int) {
         at.storeBytes(of: UInt16(truncatingIfNeeded: key.count).littleEndian, toByteOffset: offset, as: UInt16.self)
-        at.storeBytes(of: UInt16(truncatingIfNeeded: value.count).littleEndian, toByteOffset: offset &+ 2, as: UInt16.self)
+        at.storeBytes(of: UInt16(truncatingIfNeeded: value.count).littleEndian, toByteOffset: offset &+ 2,
+                      as: UInt16.self)
         offset &+= 4
         put(key, at: at, offset: &offset)
         put(value, at: at, offset: &offset)
@@ -232,7 +234,9 @@ public struct EventView {
 
     public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
-    func u16(_ offset: Int) -> Int { Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self))) }
+    func u16(_ offset: Int) -> Int {
+        Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+    }
 
     public var length: Int { Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self))) }
     public var storedChecksum: UInt32 { UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) }

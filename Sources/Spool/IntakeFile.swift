@@ -235,7 +235,7 @@ public final class IntakeFile: @unchecked Sendable {
         let stride = Self.stride(size)
         let capacity = UInt64(self.capacity)
         let pair = word64(.claimPosition)
-        var waits = 0
+        var waitingSince: Int64 = 0
         while true {
             let position = csystem_load64(pair)
             let seq = csystem_load64(word64(.nextSequence))
@@ -246,10 +246,10 @@ public final class IntakeFile: @unchecked Sendable {
                 switch evictOldest(before: end) {
                 case .madeRoom:
                     continue
-                case .writerBusy where waits < Self.evictionWaits:
+                case .writerBusy where Self.waited(since: &waitingSince) < Self.writerWait:
                     // The oldest frame is another producer's, being written: a copy of one
-                    // event, unless that producer died there (then this gives up).
-                    waits += 1
+                    // event (longer only if that producer was preempted), unless that producer
+                    // died there (then this gives up).
                     sched_yield()
                     continue
                 case .writerBusy, .notAllowed:
@@ -326,9 +326,18 @@ public final class IntakeFile: @unchecked Sendable {
     }
 
     enum Eviction { case madeRoom, writerBusy, notAllowed }
-    /// How often a producer finding the oldest frame still being written yields to its writer
-    /// before it gives up, one sched_yield each: a few milliseconds at most.
-    static let evictionWaits = 1000
+    /// How long a producer finding the oldest frame still being written yields to its writer
+    /// before it gives up, in nanoseconds: a few of the scheduler's time slices.
+    static let writerWait: Int64 = 20_000_000
+
+    /// Nanoseconds since `start`, which the first call sets.
+    static func waited(since start: inout Int64) -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let nanos = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+        if start == 0 { start = nanos }
+        return nanos - start
+    }
 
     /// With the intake full: evicts the oldest frame when the policy allows it (no daemon
     /// runs, `drop_oldest`).

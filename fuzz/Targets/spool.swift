@@ -40,15 +40,15 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             if queue.beginDelivery(slot) != nil { queue.finishDelivery(slot, argument & 4 == 0 ? .delivered : .failed) }
         case 3:
             let slot = argument % 4
-            if queue.slots[slot].active { queue.deactivate(slot) } else { queue.activate(slot, name: "r\(slot)") }
+            if queue.slot(slot).active { queue.deactivate(slot) } else { queue.activate(slot, name: "r\(slot)") }
         default:
             scribbles.append(((argument << 8 | Int(input.next() ?? 0)) % capacity, input.next() ?? 0xFF))
         }
     }
     var pending: [[UInt64]] = Array(repeating: [], count: 4)
-    for slot in 0..<4 where queue.slots[slot].active {
+    for slot in 0..<4 where queue.slot(slot).active {
         queue.forEachRecord { _, view in
-            if let head = queue.slots[slot].headSeq, view.seq >= head, view.mask & (1 << UInt64(slot)) != 0 {
+            if let head = queue.slot(slot).headSeq, view.seq >= head, view.mask & (1 << UInt64(slot)) != 0 {
                 pending[slot].append(view.seq)
             }
         }

@@ -88,8 +88,9 @@ const char *oe_version(void);
 const char *oe_strerror(int result);
 
 /* Makes an agent from agent settings (keys such as "appliance_id", "queue.capacity",
- * "queue.spool", "http.connect_timeout", "log.destination"; see the README). count may be 0
- * and settings NULL: every setting then has its default. Starts the delivery thread.
+ * "queue.spool", "http.connect_timeout", "log.destination"; see outbound-events.conf(5) and
+ * docs/settings.md). count may be 0 and settings NULL: every setting then has its default.
+ * Starts the delivery thread.
  *
  * Returns the agent, or NULL with the reason in err: an invalid setting, a firmware profile
  * or spool that cannot be read, or memory that cannot be had. The agent owns everything it

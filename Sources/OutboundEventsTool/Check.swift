@@ -9,8 +9,8 @@ struct Check: ParsableCommand {
             The file holds agent settings, then [http NAME] and [email NAME] sections with \
             recipient settings, one "key = value" per line, "#" for comments; a value \
             "@PATH" is read from that file (PEM certificates, templates). The keys are those \
-            of the C ABI (see the README). Every problem is reported as FILE:LINE: reason. \
-            Exit status 0 when the file is valid, 1 otherwise.
+            of the C ABI (see outbound-events.conf(5)). Every problem is reported as FILE:LINE: \
+            reason. Exit status 0 when the file is valid, 1 otherwise.
             """
     )
 

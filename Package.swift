@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "Transfers", dependencies: ["OutboundEventsCore", "CCurl", "CShims", "CSystem"]),
         .target(name: "TLSMaterial", dependencies: ["OutboundEventsCore", "COpenSSL", "CShims", "CSystem"]),
         .target(name: "Journal", dependencies: ["OutboundEventsCore", "CSystemd", "CSystem", "Locking"]),
-        .target(name: "Spool", dependencies: ["OutboundEventsCore", "CSystem"]),
+        .target(name: "Spool", dependencies: ["OutboundEventsCore", "CSystem", "Locking"]),
 
         .target(
             name: "OutboundEventsAgent",

@@ -1,4 +1,5 @@
 import CSystem
+import Locking
 import OutboundEventsCore
 
 /// Appliance mode's intake (SPEC 9, 11, 12): the file `<spool>.intake` beside the daemon's
@@ -235,7 +236,7 @@ public final class IntakeFile: @unchecked Sendable {
         let stride = Self.stride(size)
         let capacity = UInt64(self.capacity)
         let pair = word64(.claimPosition)
-        var waitingSince: Int64 = 0
+        var waitingSince: Millis?
         while true {
             let position = csystem_load64(pair)
             let seq = csystem_load64(word64(.nextSequence))
@@ -243,19 +244,22 @@ public final class IntakeFile: @unchecked Sendable {
             let skip = offset + UInt64(stride) > capacity ? capacity - offset : 0
             let end = position + skip + UInt64(stride)
             if end - load(.free) > capacity {
-                switch evictOldest(before: end) {
-                case .madeRoom:
-                    continue
-                case .writerBusy where Self.waited(since: &waitingSince) < Self.writerWait:
+                let eviction = evictOldest(before: end)
+                if eviction == .madeRoom { continue }
+                if eviction == .writerBusy {
                     // The oldest frame is another producer's, being written: a copy of one
                     // event (longer only if that producer was preempted), unless that producer
                     // died there (then this gives up).
-                    sched_yield()
-                    continue
-                case .writerBusy, .notAllowed:
-                    _ = csystem_add64(word64(.dropped), 1)
-                    return .full
+                    let now = ConditionLock.now()
+                    let since = waitingSince ?? now
+                    waitingSince = since
+                    if now - since < Self.writerWait {
+                        sched_yield()
+                        continue
+                    }
                 }
+                _ = csystem_add64(word64(.dropped), 1)
+                return .full
             }
             guard csystem_cas_pair(pair, position, seq, end, seq + 1) == 1 else { continue }
             if testStop == .afterClaim { stopForTest() }
@@ -327,17 +331,8 @@ public final class IntakeFile: @unchecked Sendable {
 
     enum Eviction { case madeRoom, writerBusy, notAllowed }
     /// How long a producer finding the oldest frame still being written yields to its writer
-    /// before it gives up, in nanoseconds: a few of the scheduler's time slices.
-    static let writerWait: Int64 = 20_000_000
-
-    /// Nanoseconds since `start`, which the first call sets.
-    static func waited(since start: inout Int64) -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let nanos = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-        if start == 0 { start = nanos }
-        return nanos - start
-    }
+    /// before it gives up: a few of the scheduler's time slices.
+    static let writerWait: Millis = 20
 
     /// With the intake full: evicts the oldest frame when the policy allows it (no daemon
     /// runs, `drop_oldest`).

@@ -35,8 +35,14 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     for key in AdminSettings.keys {
         do throws(ConfigError) { try admin.set(key, text) } catch {
             precondition(error.message.hasPrefix(key), "an error that does not name its key: \(error.message)")
-            precondition(key != "admin.password_hash" || !error.message.contains(text) || text.count < 6,
-                         "a refused password hash was echoed")
+            // A refused hash is never shown: its message is the same whatever the value was.
+            // (Looking for the value in the message would trip on values that are words of it.)
+            if key == "admin.password_hash" {
+                var other = AdminSettings()
+                let fixed: String
+                do throws(ConfigError) { try other.set(key, "x"); fixed = "" } catch { fixed = error.message }
+                precondition(error.message == fixed, "a refused password hash changed its message")
+            }
         }
     }
     let segment = HTML.pathSegment(text)

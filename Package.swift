@@ -56,7 +56,9 @@ let package = Package(
         // called per body piece): the daemon's page.
         .target(name: "CAdminHTTP", dependencies: ["CMicroHTTPD"]),
 
-        .target(name: "OutboundEventsCore", swiftSettings: fast),
+        // CRC-32C with the processor's instruction: the records' checksum (the core's only C).
+        .target(name: "CChecksum"),
+        .target(name: "OutboundEventsCore", dependencies: ["CChecksum"], swiftSettings: fast),
         // Locks over pthreads (Synchronization's Mutex is not in Embedded Swift).
         .target(name: "Locking", dependencies: ["OutboundEventsCore", "CSystem"]),
 

@@ -24,6 +24,9 @@ modules="$scratch/debug/Modules"
 objects() {
     find "Sources/$1" -name '*.swift' -printf '%f\n' | sed "s|^|$scratch/debug/$1.build/|; s|\$|.o|"
 }
+# The core and its C checksum (CChecksum), for every target.
+core=($(objects OutboundEventsCore) "$scratch/debug/CChecksum.build/crc32c.c.o"
+      -Xcc -fmodule-map-file="$scratch/debug/CChecksum.build/module.modulemap" -Xcc -I -Xcc Sources/CChecksum/include)
 # CSystem, the C module over the system headers, for the targets beyond the core.
 system=("$scratch/debug/CSystem.build/csystem.c.o" -Xcc -fmodule-map-file="$scratch/debug/CSystem.build/module.modulemap"
         -Xcc -I -Xcc Sources/CSystem/include)
@@ -56,7 +59,7 @@ for target in "${targets[@]}"; do
     fi
     rm -f "$binary"
     if ! swiftc -sanitize=fuzzer,address -parse-as-library -swift-version 6 -I "$modules" "fuzz/Targets/$target.swift" \
-        $(objects OutboundEventsCore) "${extra[@]}" -o "$binary" > "$scratch/fuzzers/$target.build.log" 2>&1; then
+        "${core[@]}" "${extra[@]}" -o "$binary" > "$scratch/fuzzers/$target.build.log" 2>&1; then
         grep -v "Cannot export local symbol" "$scratch/fuzzers/$target.build.log"
         echo "fuzz target $target does not build"
         exit 1

@@ -1,3 +1,4 @@
+import CChecksum
 import Testing
 @testable import OutboundEventsCore
 
@@ -212,6 +213,26 @@ struct EventQueueTests {
     func crcCheckValue() {
         let bytes = Array("123456789".utf8)
         #expect(bytes.withUnsafeBytes { CRC32C.checksum($0) } == 0xE306_9283)
+        #expect(bytes.withUnsafeBytes { cchecksum_crc32c_tables($0.baseAddress, $0.count, 0) } == 0xE306_9283)
+    }
+
+    @Test("the processor's crc32 instruction and the tables agree on every length, seed and alignment")
+    func crcInstructionAndTables() {
+        var random = SystemRandomNumberGenerator()
+        let bytes = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &random) }
+        bytes.withUnsafeBytes { all in
+            for _ in 0..<2000 {
+                let start = Int.random(in: 0..<64, using: &random)
+                let count = Int.random(in: 0...(all.count - start), using: &random)
+                let seed = UInt32.random(in: 0...UInt32.max, using: &random)
+                let slice = UnsafeRawBufferPointer(rebasing: all[start..<(start + count)])
+                let tables = cchecksum_crc32c_tables(slice.baseAddress, slice.count, seed)
+                #expect(CRC32C.checksum(slice, seed: seed) == tables, "\(count) bytes from \(start), seed \(seed)")
+            }
+        }
+        #if arch(x86_64)
+        #expect(cchecksum_crc32c_hardware() == 1, "x86-64 machines with SSE4.2 use the instruction")
+        #endif
     }
 
     @Test("a key given twice is found whatever the keys, as a comparison of every pair finds it")

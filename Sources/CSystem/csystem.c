@@ -19,6 +19,14 @@ void csystem_store64(uint64_t *word, uint64_t value) {
     atomic_store_explicit((_Atomic uint64_t *)word, value, memory_order_seq_cst);
 }
 
+void csystem_release_fence(void) {
+    atomic_thread_fence(memory_order_release);
+}
+
+void csystem_acquire_fence(void) {
+    atomic_thread_fence(memory_order_acquire);
+}
+
 uint32_t csystem_load32(const uint32_t *word) {
     return atomic_load_explicit((const _Atomic uint32_t *)word, memory_order_seq_cst);
 }

@@ -202,6 +202,11 @@ public final class Agent: @unchecked Sendable {
         self.syncer = syncer
     }
 
+    /// Starts a spool sync now rather than at the end of `queue.sync_interval`, and returns
+    /// without waiting for it (the daemon, when its intake fills faster than syncs give room
+    /// back).
+    public func syncSoon() { syncer?.kick() }
+
     deinit {
         // The sync thread reaches the agent without holding it: it ends first.
         syncer?.stop()

@@ -68,6 +68,15 @@ final class Syncer: @unchecked Sendable {
         }
     }
 
+    /// Asks for a sync as soon as the one under way (if any) ends, without waiting for it.
+    func kick() {
+        lock.withLock {
+            guard requested <= started else { return }  // one is asked for already
+            requested = started + 1
+            lock.broadcast()
+        }
+    }
+
     /// One last sync, then the thread ends.
     func stop() {
         guard let thread else { return }

@@ -174,6 +174,10 @@ final class Daemon: @unchecked Sendable {
                 if pid != 0 { fields.append(("OE_PID", String(pid))) }
                 agent.log(LogEntry(.warning, .writerAbandoned, note, fields: fields))
             }
+            // With `reject`, room goes back to producers only after a spool sync: with the
+            // intake more than half held, the next sync starts now, not at the interval's end.
+            // (With `drop_oldest` producers give back the room of moved events themselves.)
+            if intake.policy == .reject && intake.held > UInt64(intake.capacity / 2) { agent.syncSoon() }
             damaged += taken.damaged
             var problems: [String] = []
             if damaged > 0 {

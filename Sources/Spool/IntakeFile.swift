@@ -18,15 +18,22 @@ import OutboundEventsCore
 ///   outside any lock, and stores the frame word `committed` last: that store is the commit;
 /// - every frame carries the position it was claimed at, so bytes left from an earlier lap (or
 ///   brought back by a power cut) never read as a frame of this one;
-/// - the daemon reads committed frames in claim order from `taken`, without any lock. A frame
-///   whose writer died (its pid is gone), or a claim left unmarked for a second, becomes
-///   padding: a producer killed at any instant delays the daemon by at most a second;
-/// - room is given back (`free`) only once the daemon's spool sync has made the moved events
+/// - the daemon reads committed frames in claim order from `taken`, without any lock: it
+///   copies a frame, checks the copy, puts it into its queue, and then moves `taken` past the
+///   frame with a compare-and-swap. A frame whose writer died (its pid is gone), or a claim left
+///   unmarked for a second, becomes padding: a producer killed at any instant delays the daemon
+///   by at most a second;
+/// - room is given back (`free`) once the daemon's spool sync has made the moved events
 ///   durable, so a power cut never finds an event in neither file.
 ///
-/// Producers never overwrite what was not given back. With the intake full, a producer
-/// evicts the oldest events itself only while no daemon runs and the policy is `drop_oldest`;
-/// otherwise the new event is refused (`OE_EQUEUEFULL`) and counted.
+/// Producers never overwrite what was not given back. With the intake full and the policy
+/// `drop_oldest`, a producer makes room at the oldest frame itself: a frame before `taken` is
+/// in the daemon's queue, and only its room is given back early (the event is delivered; a
+/// power cut before the daemon's next spool sync can take it); a frame not yet taken is
+/// evicted and counted, by moving `taken` past it. Should the daemon have queued that frame
+/// meanwhile, its own compare-and-swap fails and it takes the count back: the event is
+/// delivered, and counted once. With `reject` the new event is refused (`OE_EQUEUEFULL`) and
+/// counted.
 ///
 /// The header's fields, by offset (`Field`); every one a naturally aligned little-endian
 /// word, stored and loaded atomically:
@@ -109,6 +116,10 @@ public final class IntakeFile: @unchecked Sendable {
     var stuck: (position: UInt64, since: Millis, claimed: UInt64)?
     /// The daemon's own: the number of the last event it took (0 before the first).
     var lastTaken: UInt64 = 0
+    /// The daemon's own: where it copies a frame before it queues it (allocated at its first
+    /// take), `copyCapacity` bytes.
+    var copy: UnsafeMutableRawPointer?
+    static let copyCapacity = stride(65536)
 
     /// The intake beside `spool`.
     public static func path(spool: String) -> String { spool + ".intake" }
@@ -125,6 +136,7 @@ public final class IntakeFile: @unchecked Sendable {
     }
 
     deinit {
+        copy?.deallocate()
         munmap(base, mappedSize)
         CSystem.close(fd)
     }
@@ -175,6 +187,9 @@ public final class IntakeFile: @unchecked Sendable {
 
     /// Bytes ever claimed: moves whenever a producer writes.
     public var claimPosition: UInt64 { load(.claimPosition) }
+
+    /// Bytes claimed and not yet given back: what producers cannot use now.
+    public var held: UInt64 { claimPosition &- load(.free) }
 
     // MARK: Frames
 
@@ -243,7 +258,10 @@ public final class IntakeFile: @unchecked Sendable {
             let offset = position % capacity
             let skip = offset + UInt64(stride) > capacity ? capacity - offset : 0
             let end = position + skip + UInt64(stride)
-            if end - load(.free) > capacity {
+            let free = load(.free)
+            // Room given back past `position` since it was read: others claimed meanwhile.
+            guard free <= position else { continue }
+            if end - free > capacity {
                 let eviction = evictOldest(before: end)
                 if eviction == .madeRoom { continue }
                 if eviction == .writerBusy {
@@ -326,6 +344,9 @@ public final class IntakeFile: @unchecked Sendable {
         guard csystem_cas64(at.assumingMemoryBound(to: UInt64.self), word,
                             stateWord(.writing, pid: pid, length: length, at: position)) == 1 else { return false }
         csystem_store64((at + 8).assumingMemoryBound(to: UInt64.self), position)
+        // The daemon copies a frame and then checks its word and position: it sees these two
+        // changed whenever its copy saw any of the bytes written next.
+        csystem_release_fence()
         return true
     }
 
@@ -334,19 +355,49 @@ public final class IntakeFile: @unchecked Sendable {
     /// before it gives up: a few of the scheduler's time slices.
     static let writerWait: Millis = 20
 
-    /// With the intake full: evicts the oldest frame when the policy allows it (no daemon
-    /// runs, `drop_oldest`).
+    /// With the intake full: makes room at the oldest frame when the policy allows it
+    /// (`drop_oldest`).
     func evictOldest(before end: UInt64) -> Eviction {
-        guard policy == .dropOldest, !daemonRunning else { return .notAllowed }
+        guard policy == .dropOldest else { return .notAllowed }
         let free = load(.free)
-        guard end - free > UInt64(capacity) else { return .madeRoom }
+        guard free <= end && end - free > UInt64(capacity) else { return .madeRoom }
+        let taken = load(.taken)
         guard let word = frameWord(at: free) else { return .writerBusy }
         let state = Self.state(word)
         guard state == .committed || state == .padding else { return .writerBusy }
-        guard csystem_cas64(word64(.free), free, free + UInt64(Self.length(word))) == 1 else { return .madeRoom }
-        // Frames the daemon has read are in its spool: evicting them loses nothing.
-        if state == .committed && free >= load(.taken) { _ = csystem_add64(word64(.dropped), 1) }
+        // Nothing a producer writes: the daemon skips it, producers leave it alone.
+        guard isWhole(word, at: free) else { return .notAllowed }
+        let next = free + UInt64(Self.length(word))
+        if free < taken {
+            // In the daemon's queue already: its room goes back before the daemon's spool sync
+            // would give it, and the event is still delivered.
+            _ = csystem_cas64(word64(.free), free, next)
+            return .madeRoom
+        }
+        if free == taken {
+            // Not taken yet: evicted, by moving `taken` past it (counted first, so that a
+            // daemon taking the count back never finds it missing).
+            let counts = state == .committed
+            if counts { _ = csystem_add64(word64(.dropped), 1) }
+            guard csystem_cas64(word64(.taken), free, next) == 1 else {
+                if counts { _ = csystem_add64(word64(.dropped), UInt64.max) }
+                return .madeRoom
+            }
+            _ = csystem_cas64(word64(.free), free, next)
+            return .madeRoom
+        }
+        // `taken` behind `free`: no daemon has run since producers evicted without it.
+        guard !daemonRunning else { return .notAllowed }
+        guard csystem_cas64(word64(.free), free, next) == 1 else { return .madeRoom }
+        if state == .committed { _ = csystem_add64(word64(.dropped), 1) }
         return .madeRoom
+    }
+
+    /// Whether the frame `word` at `position` fits where it is: a length a producer writes.
+    @inline(__always) func isWhole(_ word: UInt64, at position: UInt64) -> Bool {
+        let length = Self.length(word)
+        return length >= Self.frameHeader && length % 16 == 0
+            && position % UInt64(capacity) + UInt64(length) <= UInt64(capacity)
     }
 
     /// Wakes the daemon's intake thread.
@@ -456,21 +507,14 @@ public final class IntakeFile: @unchecked Sendable {
     /// Hands at most `limit` committed events, in claim order, to `accept` (the daemon's
     /// queue), which returns false when its queue is full. Events numbered below `floor` are in
     /// the daemon's queue already (it stopped after storing them and before giving their room
-    /// back) and are skipped, so no event is queued twice. Takes no lock: producers write on.
+    /// back) and are skipped, so no event is queued twice. Takes no lock: producers write on,
+    /// and with `drop_oldest` may evict the oldest frame while it is read.
     public func take(limit: Int, floor: UInt64, now: Millis, _ accept: (EventView) -> Bool) -> Taken {
-        var position = load(.taken)
-        var result = take(limit: limit, floor: floor, now: now, from: &position, accept)
-        store(.taken, position)
-        result.oldest = oldestWaiting(from: position)
-        return result
-    }
-
-    func take(limit: Int, floor: UInt64, now: Millis, from position: inout UInt64,
-              _ accept: (EventView) -> Bool) -> Taken {
         var result = Taken()
+        var position = load(.taken)
         while result.moved + result.skipped < limit {
             let claimed = claimPosition
-            guard position < claimed else { return result }
+            guard position < claimed else { break }
             guard let word = frameWord(at: position) else {
                 // Claimed, not yet marked: a producer between its claim and its mark, or one
                 // that died there.
@@ -479,63 +523,101 @@ public final class IntakeFile: @unchecked Sendable {
                     continue
                 }
                 result.waiting = true
-                result.left = true
-                return result
+                break
             }
-            let length = Self.length(word)
-            guard length >= Self.frameHeader, length % 16 == 0,
-                  position % UInt64(capacity) + UInt64(length) <= UInt64(capacity) else {
+            guard isWhole(word, at: position) else {
                 // Nothing a producer writes: skip to where the next claim can be.
-                result.damaged += 1
-                position = claimed
+                if pass(from: &position, to: claimed) { result.damaged += 1 }
                 continue
             }
+            let length = Self.length(word)
             switch Self.state(word) {
             case .empty:
-                result.damaged += 1
-                position = claimed
+                if pass(from: &position, to: claimed) { result.damaged += 1 }
             case .padding:
-                position += UInt64(length)
+                _ = pass(from: &position, to: position + UInt64(length))
             case .writing:
                 let pid = Self.pid(word)
                 guard csystem_process_gone(pid) == 1 else {
                     result.waiting = true
-                    result.left = true
-                    return result
+                    break
                 }
                 if pad(position, length: length, expected: word) {
                     _ = csystem_add64(word64(.abandoned), 1)
                     result.abandoned.append(pid)
                 }
             case .committed:
-                guard let view = committedEvent(at: position, word: word) else {
-                    result.damaged += 1
-                    position += UInt64(length)
+                let next = position + UInt64(length)
+                guard length <= Self.copyCapacity else {
+                    if pass(from: &position, to: next) { result.damaged += 1 }
+                    continue
+                }
+                // Copied, checked and queued first, then taken: a producer may evict the frame
+                // meanwhile (`drop_oldest`, the intake full) and another write over it. The copy
+                // is the frame's only if its word and position are still there after it (a
+                // sequence lock: a writer changes both before anything else).
+                let copy = self.copy ?? UnsafeMutableRawPointer.allocate(byteCount: Self.copyCapacity, alignment: 16)
+                self.copy = copy
+                memcpy(copy, frame(position), length)
+                csystem_acquire_fence()
+                guard frameWord(at: position) == word else {
+                    let now = load(.taken)
+                    if now == position {
+                        // Nobody evicted it: the file was changed by something else.
+                        if pass(from: &position, to: next) { result.damaged += 1 }
+                    } else {
+                        position = now
+                    }
+                    continue
+                }
+                guard let view = event(in: copy + Self.frameHeader, length: length) else {
+                    if pass(from: &position, to: next) { result.damaged += 1 }
                     continue
                 }
                 if view.seq < floor {
                     result.skipped += 1
-                    lastTaken = view.seq
                 } else if accept(view) {
                     result.moved += 1
-                    lastTaken = view.seq
                 } else {
+                    // The queue is full (`reject`): the frame waits.
                     result.full = true
-                    result.left = true
-                    return result
+                    break
                 }
-                position += UInt64(length)
+                lastTaken = view.seq
+                if !pass(from: &position, to: next) {
+                    // A producer evicted it and counted it dropped, but it is queued: the count
+                    // is taken back.
+                    _ = csystem_add64(word64(.dropped), UInt64.max)
+                }
             }
+            if result.waiting || result.full { break }
             stuck = nil
         }
         result.left = position < claimPosition
+        result.oldest = oldestWaiting(from: position)
         return result
+    }
+
+    /// Moves `taken` from `position` to `next`, past the frame there: true when this did it,
+    /// false when a producer evicted the frame meanwhile. Either way `position` is then where
+    /// to read next.
+    func pass(from position: inout UInt64, to next: UInt64) -> Bool {
+        guard csystem_cas64(word64(.taken), position, next) == 1 else {
+            position = load(.taken)
+            return false
+        }
+        position = next
+        return true
     }
 
     /// The event of a committed frame, if it passes its checks.
     func committedEvent(at position: UInt64, word: UInt64) -> EventView? {
-        let length = Self.length(word)
-        let record = frame(position) + Self.frameHeader
+        event(in: frame(position) + Self.frameHeader, length: Self.length(word))
+    }
+
+    /// The event of a committed frame of `length` whose record starts at `record`, if it
+    /// passes its checks.
+    func event(in record: UnsafeMutableRawPointer, length: Int) -> EventView? {
         let size = Int(UInt32(littleEndian: record.load(as: UInt32.self)))
         guard size >= EventRecord.headerSize, size <= length - Self.frameHeader else { return nil }
         let view = EventView(UnsafeRawBufferPointer(start: record, count: size))

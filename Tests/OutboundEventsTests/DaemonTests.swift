@@ -206,6 +206,8 @@ struct DaemonTests {
             // moment: on a loaded machine (the sanitizer runs) some emits are refused then.
             let accepted = run.finish().filter { $0.hasPrefix("ok ") }.count
             #expect(accepted > count / 10, "\(run.id): emits accepted (\(accepted) of \(count))")
+            #expect(run.process.terminationReason == .exit && run.process.terminationStatus == 0,
+                    "\(run.id): the producer ends normally")
         }
         try daemon.start()
         let producer = try Producer(settings: [("queue.attach", daemon.spool), ("log.destination", "none")],
@@ -219,6 +221,60 @@ struct DaemonTests {
         #expect(received.values.map(\.count).reduce(0, +) > 100, "the ring's last lap arrives")
         #expect(!daemon.log.contains("did not write it within 1 s"),
                 "no claim left unmarked: \(daemon.log.suffix(400))")
+        #expect(daemon.stop().status == 0)
+    }
+
+    @Test("drop_oldest with the daemon running: producers writing faster than it moves are not refused, the oldest events give way, each counted once, and what arrives keeps each producer's order")
+    func fullIntakeDropsOldest() throws {
+        let receiver = try Receiver()
+        // About 100 bytes a frame: a 64 KiB intake holds some 600 events, and two producers
+        // write many times that as fast as they can, faster than the daemon moves them.
+        let daemon = try DaemonProcess("queue.capacity = 64KiB\nqueue.overflow = drop_oldest\n"
+                                           + "[http hook]\nurl = \(receiver.url)\n")
+        let count = Self.quick ? 5_000 : 50_000
+        let runs = try (0..<2).map {
+            try ProducerRun(spool: daemon.spool, id: "full\($0)", count: count, then: ["flush", "120000"], quiet: true)
+        }
+        var accepted = 0
+        for run in runs {
+            let lines = run.finish()
+            let ok = lines.filter { $0.hasPrefix("ok ") }.count
+            // A refusal is left only for the oldest frame still being written 20 ms on (its
+            // writer, or the daemon queueing it, preempted that long).
+            #expect(ok * 100 >= count * 99, "\(run.id): accepted \(ok) of \(count)")
+            #expect(lines.last == "flush 0", "\(run.id): the flush ends")
+            #expect(run.process.terminationReason == .exit && run.process.terminationStatus == 0,
+                    "\(run.id): the producer ends normally")
+            accepted += ok
+        }
+        let received = receiver.byProducer()
+        var ids = Set<String>()
+        for run in runs {
+            let events = received[run.id] ?? []
+            let numbers = events.map(\.n)
+            #expect(zip(numbers, numbers.dropFirst()).allSatisfy { $0 < $1 }, "\(run.id): in emit order, none twice")
+            ids.formUnion(events.map(\.id))
+        }
+        let arrived = received.values.map(\.count).reduce(0, +)
+        #expect(ids.count == arrived, "every event has an id of its own")
+        #expect(arrived < accepted, "the intake overflowed: \(arrived) of \(accepted) arrived")
+        // Every accepted event arrived or is counted: evicted from the intake, or from the
+        // daemon's queue before the recipient had it (its own count: the queue's also counts
+        // an event evicted while in flight, which still arrives).
+        let producer = try Producer(settings: [("queue.attach", daemon.spool), ("log.destination", "none")],
+                                    environment: AgentEnvironment(version: "1.0.0"))
+        var counted = (intake: 0, queue: 0)
+        let balanced = waitUntil(10) {
+            guard let status = try? JSONSerialization.jsonObject(with: Data(producer.status().utf8)) as? [String: Any],
+                  let queue = status["queue"] as? [String: Any],
+                  let recipient = (status["recipients"] as? [[String: Any]])?.first else { return false }
+            counted = (queue["intake_dropped"] as? Int ?? -1, recipient["dropped_overflow"] as? Int ?? -1)
+            return arrived + counted.intake + counted.queue == accepted
+        }
+        let sum = "arrived \(arrived) + evicted from the intake \(counted.intake)"
+            + " + from the daemon's queue for the recipient \(counted.queue)"
+        #expect(balanced, "accepted \(accepted) = \(sum)")
+        #expect(counted.intake > 0, "the intake evicted the oldest")
         #expect(daemon.stop().status == 0)
     }
 

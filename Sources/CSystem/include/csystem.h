@@ -50,6 +50,11 @@ void csystem_futex_wake(uint32_t *word);
  * position and a sequence number move together). 1 when swapped. */
 int csystem_cas_pair(uint64_t *pair, uint64_t expected_first, uint64_t expected_second, uint64_t first,
                      uint64_t second);
+/* Fences for a reader that copies bytes a writer may be changing and then checks a word the
+ * writer stores before it changes them (a sequence lock): the writer's release fence comes
+ * after that store, the reader's acquire fence after its copy. */
+void csystem_release_fence(void);
+void csystem_acquire_fence(void);
 /* Compare-and-swap of one word; 1 when swapped. */
 int csystem_cas64(uint64_t *word, uint64_t expected, uint64_t desired);
 /* Adds and returns the new value. */

@@ -120,6 +120,9 @@ public final class IntakeFile: @unchecked Sendable {
     /// take), `copyCapacity` bytes.
     var copy: UnsafeMutableRawPointer?
     static let copyCapacity = stride(65536)
+    /// The daemon's own: the positions of the frames the current take queued (or skipped as
+    /// queued already), until `taken` moves past them.
+    var kept: [UInt64] = []
 
     /// The intake beside `spool`.
     public static func path(spool: String) -> String { spool + ".intake" }
@@ -362,25 +365,27 @@ public final class IntakeFile: @unchecked Sendable {
         let free = load(.free)
         guard free <= end && end - free > UInt64(capacity) else { return .madeRoom }
         let taken = load(.taken)
+        if free < taken {
+            // In the daemon's queue already: their room goes back, all of it at once, before
+            // the daemon's spool sync would give it; the events are still delivered.
+            _ = csystem_cas64(word64(.free), free, taken)
+            return .madeRoom
+        }
         guard let word = frameWord(at: free) else { return .writerBusy }
         let state = Self.state(word)
         guard state == .committed || state == .padding else { return .writerBusy }
         // Nothing a producer writes: the daemon skips it, producers leave it alone.
         guard isWhole(word, at: free) else { return .notAllowed }
-        let next = free + UInt64(Self.length(word))
-        if free < taken {
-            // In the daemon's queue already: its room goes back before the daemon's spool sync
-            // would give it, and the event is still delivered.
-            _ = csystem_cas64(word64(.free), free, next)
-            return .madeRoom
-        }
         if free == taken {
-            // Not taken yet: evicted, by moving `taken` past it (counted first, so that a
-            // daemon taking the count back never finds it missing).
-            let counts = state == .committed
-            if counts { _ = csystem_add64(word64(.dropped), 1) }
+            // Not taken yet: evicted, by moving `taken` past them. A step of frames at once
+            // (the room needed, and at least 1/256 of the intake), so that the next emits find
+            // room without an eviction each.
+            let goal = max(end - UInt64(capacity), free + UInt64(capacity / 256))
+            let (next, events) = wholeFrames(from: free, to: goal)
+            // Counted first, so that a daemon taking the count back never finds it missing.
+            _ = csystem_add64(word64(.dropped), events)
             guard csystem_cas64(word64(.taken), free, next) == 1 else {
-                if counts { _ = csystem_add64(word64(.dropped), UInt64.max) }
+                _ = csystem_add64(word64(.dropped), 0 &- events)
                 return .madeRoom
             }
             _ = csystem_cas64(word64(.free), free, next)
@@ -388,9 +393,26 @@ public final class IntakeFile: @unchecked Sendable {
         }
         // `taken` behind `free`: no daemon has run since producers evicted without it.
         guard !daemonRunning else { return .notAllowed }
-        guard csystem_cas64(word64(.free), free, next) == 1 else { return .madeRoom }
+        guard csystem_cas64(word64(.free), free, free + UInt64(Self.length(word))) == 1 else { return .madeRoom }
         if state == .committed { _ = csystem_add64(word64(.dropped), 1) }
         return .madeRoom
+    }
+
+    /// From `position`, where a whole committed or padding frame is, the frames of that kind
+    /// up to `goal` (or to the first of another kind, or to the claim position): where they
+    /// end, and how many events they hold.
+    func wholeFrames(from position: UInt64, to goal: UInt64) -> (end: UInt64, events: UInt64) {
+        let claimed = claimPosition
+        var at = position
+        var events: UInt64 = 0
+        repeat {
+            guard let word = frameWord(at: at), isWhole(word, at: at) else { break }
+            let state = Self.state(word)
+            guard state == .committed || state == .padding else { break }
+            if state == .committed { events += 1 }
+            at += UInt64(Self.length(word))
+        } while at < goal && at < claimed
+        return (at, events)
     }
 
     /// Whether the frame `word` at `position` fits where it is: a length a producer writes.
@@ -508,16 +530,28 @@ public final class IntakeFile: @unchecked Sendable {
     /// queue), which returns false when its queue is full. Events numbered below `floor` are in
     /// the daemon's queue already (it stopped after storing them and before giving their room
     /// back) and are skipped, so no event is queued twice. Takes no lock: producers write on,
-    /// and with `drop_oldest` may evict the oldest frame while it is read.
+    /// and with `drop_oldest` may evict the oldest frames while they are read.
+    ///
+    /// Each frame is copied, checked against its word and position after the copy (a writer
+    /// changes both before anything else), and queued from the copy; `taken` moves past the
+    /// frames once, at the end (one store producers see, not one per frame). Frames a producer
+    /// evicted meanwhile were counted dropped by it: the count of those the daemon queued
+    /// anyway is taken back.
     public func take(limit: Int, floor: UInt64, now: Millis, _ accept: (EventView) -> Bool) -> Taken {
         var result = Taken()
-        var position = load(.taken)
+        var start = load(.taken)
+        var position = start
+        kept.removeAll(keepingCapacity: true)
         while result.moved + result.skipped < limit {
             let claimed = claimPosition
             guard position < claimed else { break }
             guard let word = frameWord(at: position) else {
                 // Claimed, not yet marked: a producer between its claim and its mark, or one
-                // that died there.
+                // that died there. Or the frame was evicted and its room claimed again.
+                if load(.taken) > position {
+                    settle(from: &start, to: &position)
+                    continue
+                }
                 if abandonUnmarked(position, claimed: claimed, now: now) {
                     result.abandoned.append(0)
                     continue
@@ -527,15 +561,18 @@ public final class IntakeFile: @unchecked Sendable {
             }
             guard isWhole(word, at: position) else {
                 // Nothing a producer writes: skip to where the next claim can be.
-                if pass(from: &position, to: claimed) { result.damaged += 1 }
+                result.damaged += 1
+                position = claimed
                 continue
             }
             let length = Self.length(word)
+            let next = position + UInt64(length)
             switch Self.state(word) {
             case .empty:
-                if pass(from: &position, to: claimed) { result.damaged += 1 }
+                result.damaged += 1
+                position = claimed
             case .padding:
-                _ = pass(from: &position, to: position + UInt64(length))
+                position = next
             case .writing:
                 let pid = Self.pid(word)
                 guard csystem_process_gone(pid) == 1 else {
@@ -547,32 +584,30 @@ public final class IntakeFile: @unchecked Sendable {
                     result.abandoned.append(pid)
                 }
             case .committed:
-                let next = position + UInt64(length)
                 guard length <= Self.copyCapacity else {
-                    if pass(from: &position, to: next) { result.damaged += 1 }
-                    continue
+                    result.damaged += 1
+                    position = next
+                    break
                 }
-                // Copied, checked and queued first, then taken: a producer may evict the frame
-                // meanwhile (`drop_oldest`, the intake full) and another write over it. The copy
-                // is the frame's only if its word and position are still there after it (a
-                // sequence lock: a writer changes both before anything else).
                 let copy = self.copy ?? UnsafeMutableRawPointer.allocate(byteCount: Self.copyCapacity, alignment: 16)
                 self.copy = copy
                 memcpy(copy, frame(position), length)
                 csystem_acquire_fence()
                 guard frameWord(at: position) == word else {
-                    let now = load(.taken)
-                    if now == position {
-                        // Nobody evicted it: the file was changed by something else.
-                        if pass(from: &position, to: next) { result.damaged += 1 }
+                    // Written over while it was copied: evicted (with the frames before it)
+                    // and claimed again, unless something else than a producer changed it.
+                    if load(.taken) > position {
+                        settle(from: &start, to: &position)
                     } else {
-                        position = now
+                        result.damaged += 1
+                        position = next
                     }
-                    continue
+                    break
                 }
                 guard let view = event(in: copy + Self.frameHeader, length: length) else {
-                    if pass(from: &position, to: next) { result.damaged += 1 }
-                    continue
+                    result.damaged += 1
+                    position = next
+                    break
                 }
                 if view.seq < floor {
                     result.skipped += 1
@@ -584,30 +619,35 @@ public final class IntakeFile: @unchecked Sendable {
                     break
                 }
                 lastTaken = view.seq
-                if !pass(from: &position, to: next) {
-                    // A producer evicted it and counted it dropped, but it is queued: the count
-                    // is taken back.
-                    _ = csystem_add64(word64(.dropped), UInt64.max)
-                }
+                kept.append(position)
+                position = next
             }
             if result.waiting || result.full { break }
             stuck = nil
         }
+        settle(from: &start, to: &position)
         result.left = position < claimPosition
         result.oldest = oldestWaiting(from: position)
         return result
     }
 
-    /// Moves `taken` from `position` to `next`, past the frame there: true when this did it,
-    /// false when a producer evicted the frame meanwhile. Either way `position` is then where
-    /// to read next.
-    func pass(from position: inout UInt64, to next: UInt64) -> Bool {
-        guard csystem_cas64(word64(.taken), position, next) == 1 else {
-            position = load(.taken)
-            return false
+    /// Moves `taken` from `start` to `position`, past the frames this take went through. Where
+    /// producers evicted some of them meanwhile (`taken` moved), it moves from where they
+    /// reached, or not at all when they went further; and the count of the evicted frames the
+    /// daemon has (`kept`) is taken back. Then `start` and `position` are where to go on.
+    func settle(from start: inout UInt64, to position: inout UInt64) {
+        // Where producers' evictions reached: `start` when there were none.
+        var reached = load(.taken)
+        while reached < position && csystem_cas64(word64(.taken), reached, position) != 1 {
+            reached = load(.taken)
         }
-        position = next
-        return true
+        for at in kept where at < reached {
+            // A producer evicted it and counted it dropped, but it is queued.
+            _ = csystem_add64(word64(.dropped), UInt64.max)
+        }
+        kept.removeAll(keepingCapacity: true)
+        position = max(position, reached)
+        start = position
     }
 
     /// The event of a committed frame, if it passes its checks.

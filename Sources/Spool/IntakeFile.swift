@@ -19,10 +19,10 @@ import OutboundEventsCore
 /// - every frame carries the position it was claimed at, so bytes left from an earlier lap (or
 ///   brought back by a power cut) never read as a frame of this one;
 /// - the daemon reads committed frames in claim order from `taken`, without any lock: it
-///   copies a frame, checks the copy, puts it into its queue, and then moves `taken` past the
-///   frame with a compare-and-swap. A frame whose writer died (its pid is gone), or a claim left
-///   unmarked for a second, becomes padding: a producer killed at any instant delays the daemon
-///   by at most a second;
+///   copies each frame, checks that nobody wrote over it meanwhile, queues the copy, and moves
+///   `taken` past the frames of one take with a compare-and-swap. A frame whose writer died
+///   (its pid is gone), or a claim left unmarked for a second, becomes padding: a producer
+///   killed at any instant delays the daemon by at most a second;
 /// - room is given back (`free`) once the daemon's spool sync has made the moved events
 ///   durable, so a power cut never finds an event in neither file.
 ///
@@ -30,9 +30,9 @@ import OutboundEventsCore
 /// `drop_oldest`, a producer makes room at the oldest frame itself: a frame before `taken` is
 /// in the daemon's queue, and only its room is given back early (the event is delivered; a
 /// power cut before the daemon's next spool sync can take it); a frame not yet taken is
-/// evicted and counted, by moving `taken` past it. Should the daemon have queued that frame
-/// meanwhile, its own compare-and-swap fails and it takes the count back: the event is
-/// delivered, and counted once. With `reject` the new event is refused (`OE_EQUEUEFULL`) and
+/// evicted and counted, a step of frames at a time, by moving `taken` past them. Should the
+/// daemon have queued such a frame meanwhile, its own compare-and-swap finds `taken` moved and
+/// it takes the count back: the event is delivered, and counted once. With `reject` the new event is refused (`OE_EQUEUEFULL`) and
 /// counted.
 ///
 /// The header's fields, by offset (`Field`); every one a naturally aligned little-endian

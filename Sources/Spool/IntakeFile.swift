@@ -32,8 +32,8 @@ import OutboundEventsCore
 /// power cut before the daemon's next spool sync can take it); a frame not yet taken is
 /// evicted and counted, a step of frames at a time, by moving `taken` past them. Should the
 /// daemon have queued such a frame meanwhile, its own compare-and-swap finds `taken` moved and
-/// it takes the count back: the event is delivered, and counted once. With `reject` the new event is refused (`OE_EQUEUEFULL`) and
-/// counted.
+/// it takes the count back: the event is delivered, and counted once. With `reject` the new
+/// event is refused (`OE_EQUEUEFULL`) and counted.
 ///
 /// The header's fields, by offset (`Field`); every one a naturally aligned little-endian
 /// word, stored and loaded atomically:

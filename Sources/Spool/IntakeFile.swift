@@ -376,12 +376,15 @@ public final class IntakeFile: @unchecked Sendable {
         guard state == .committed || state == .padding else { return .writerBusy }
         // Nothing a producer writes: the daemon skips it, producers leave it alone.
         guard isWhole(word, at: free) else { return .notAllowed }
+        let after = free + UInt64(Self.length(word))
+        let holds: UInt64 = state == .committed ? 1 : 0
         if free == taken {
             // Not taken yet: evicted, by moving `taken` past them. A step of frames at once
             // (the room needed, and at least 1/256 of the intake), so that the next emits find
             // room without an eviction each.
             let goal = max(end - UInt64(capacity), free + UInt64(capacity / 256))
-            let (next, events) = wholeFrames(from: free, to: goal)
+            let (next, more) = wholeFrames(from: after, to: goal)
+            let events = holds + more
             // Counted first, so that a daemon taking the count back never finds it missing.
             _ = csystem_add64(word64(.dropped), events)
             guard csystem_cas64(word64(.taken), free, next) == 1 else {
@@ -393,25 +396,25 @@ public final class IntakeFile: @unchecked Sendable {
         }
         // `taken` behind `free`: no daemon has run since producers evicted without it.
         guard !daemonRunning else { return .notAllowed }
-        guard csystem_cas64(word64(.free), free, free + UInt64(Self.length(word))) == 1 else { return .madeRoom }
-        if state == .committed { _ = csystem_add64(word64(.dropped), 1) }
+        guard csystem_cas64(word64(.free), free, after) == 1 else { return .madeRoom }
+        _ = csystem_add64(word64(.dropped), holds)
         return .madeRoom
     }
 
-    /// From `position`, where a whole committed or padding frame is, the frames of that kind
-    /// up to `goal` (or to the first of another kind, or to the claim position): where they
-    /// end, and how many events they hold.
+    /// From `position`, the whole committed or padding frames up to `goal` (or to the first
+    /// of another kind, or to the claim position): where they end, and how many events they
+    /// hold.
     func wholeFrames(from position: UInt64, to goal: UInt64) -> (end: UInt64, events: UInt64) {
         let claimed = claimPosition
         var at = position
         var events: UInt64 = 0
-        repeat {
+        while at < goal && at < claimed {
             guard let word = frameWord(at: at), isWhole(word, at: at) else { break }
             let state = Self.state(word)
             guard state == .committed || state == .padding else { break }
             if state == .committed { events += 1 }
             at += UInt64(Self.length(word))
-        } while at < goal && at < claimed
+        }
         return (at, events)
     }
 

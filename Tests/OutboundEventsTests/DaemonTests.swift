@@ -147,6 +147,14 @@ final class ProducerRun: @unchecked Sendable {
     }
 
     var errorText: String { String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+
+    /// Whether it exited with status 0 (not killed by a signal, nor a Swift trap in the library).
+    var endedNormally: Bool { process.terminationReason == .exit && process.terminationStatus == 0 }
+}
+
+extension Array where Element == Int {
+    /// Each number above the one before: in emit order, none twice.
+    var isIncreasing: Bool { zip(self, dropFirst()).allSatisfy { $0 < $1 } }
 }
 
 extension Receiver {
@@ -209,8 +217,7 @@ struct DaemonTests {
             // moment: on a loaded machine (the sanitizer runs) some emits are refused then.
             let accepted = run.finish().filter { $0.hasPrefix("ok ") }.count
             #expect(accepted > count / 10, "\(run.id): emits accepted (\(accepted) of \(count))")
-            #expect(run.process.terminationReason == .exit && run.process.terminationStatus == 0,
-                    "\(run.id): the producer ends normally")
+            #expect(run.endedNormally, "\(run.id): the producer ends normally")
         }
         try daemon.start()
         let producer = try Producer(settings: [("queue.attach", daemon.spool), ("log.destination", "none")],
@@ -219,7 +226,7 @@ struct DaemonTests {
         let received = receiver.byProducer()
         for run in runs {
             let numbers = (received[run.id] ?? []).map(\.n)
-            #expect(zip(numbers, numbers.dropFirst()).allSatisfy { $0 < $1 }, "\(run.id): in emit order, none twice")
+            #expect(numbers.isIncreasing, "\(run.id): in emit order, none twice")
         }
         #expect(received.values.map(\.count).reduce(0, +) > 100, "the ring's last lap arrives")
         #expect(!daemon.log.contains("did not write it within 1 s"),
@@ -246,8 +253,7 @@ struct DaemonTests {
             // writer, or the daemon queueing it, preempted that long).
             #expect(ok * 100 >= count * 99, "\(run.id): accepted \(ok) of \(count)")
             #expect(lines.last == "flush 0", "\(run.id): the flush ends")
-            #expect(run.process.terminationReason == .exit && run.process.terminationStatus == 0,
-                    "\(run.id): the producer ends normally")
+            #expect(run.endedNormally, "\(run.id): the producer ends normally")
             accepted += ok
         }
         let received = receiver.byProducer()
@@ -255,7 +261,7 @@ struct DaemonTests {
         for run in runs {
             let events = received[run.id] ?? []
             let numbers = events.map(\.n)
-            #expect(zip(numbers, numbers.dropFirst()).allSatisfy { $0 < $1 }, "\(run.id): in emit order, none twice")
+            #expect(numbers.isIncreasing, "\(run.id): in emit order, none twice")
             ids.formUnion(events.map(\.id))
         }
         let arrived = received.values.map(\.count).reduce(0, +)
